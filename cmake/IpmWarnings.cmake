@@ -1,0 +1,16 @@
+# Warning flags and sanitizer options applied to every target of the project.
+add_compile_options(-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+                    -Wno-unused-parameter)
+if(IPM_WERROR)
+  add_compile_options(-Werror)
+endif()
+if(IPM_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(IPM_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT IPM_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "IPM_SANITIZE must be '', 'address' or 'thread'")
+endif()
