@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Build ipm and run its test suite (installs missing build dependencies first).
+# Usage: scripts/test.sh [extra ctest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+build=${IPM_BUILD_DIR:-build}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)"
+ctest --test-dir "$build" --output-on-failure "$@"
