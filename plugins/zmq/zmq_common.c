@@ -1,0 +1,206 @@
+/*
+ * zmq_common.c — socket options, bind and connect shared by the Zmq plugins.
+ */
+#define _GNU_SOURCE
+#include "zmq_common.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <zmq.h>
+
+static ipm_status set_int_option(ipm_zmq *z, int option, int value, const char *key)
+{
+    if (zmq_setsockopt(z->sock, option, &value, sizeof value) != 0)
+        return ipm_set_error(IPM_ECONFIG, "%s: cannot apply %s = %d: %s", z->plugin, key,
+                             value, zmq_strerror(errno));
+    return IPM_OK;
+}
+
+ipm_status ipm__zmq_apply_options(ipm_zmq *z, const ipm_params *p, const char *hwm_key)
+{
+    ipm_status st;
+    bool sending = z->type == ZMQ_PUSH || z->type == ZMQ_PUB;
+
+    if (hwm_key != NULL) {
+        /* DUNE's `capacity` is the high-water mark of whichever direction the
+         * socket has; the explicit send_hwm / recv_hwm wins if both are given.
+         * 0 means no limit, as in ZeroMQ. */
+        const char *key = ipm_params_get(p, hwm_key) != NULL ? hwm_key : "capacity";
+        if (ipm_params_get(p, key) != NULL) {
+            uint64_t hwm;
+            st = ipm_params_get_size(p, key, 0, 0, INT_MAX, &hwm);
+            if (st != IPM_OK) return st;
+            st = set_int_option(z, sending ? ZMQ_SNDHWM : ZMQ_RCVHWM, (int)hwm, key);
+            if (st != IPM_OK) return st;
+        }
+    }
+
+    if (sending) {
+        long long linger;
+        st = ipm_params_get_int(p, "linger_ms", IPM_ZMQ_DEFAULT_LINGER_MS, 0,
+                                IPM_ZMQ_MAX_LINGER_MS, &linger);
+        if (st != IPM_OK) return st;
+        st = set_int_option(z, ZMQ_LINGER, (int)linger, "linger_ms");
+        if (st != IPM_OK) return st;
+    }
+
+    if (ipm_params_get(p, "tcp_keepalive") != NULL) {
+        bool keepalive;
+        st = ipm_params_get_bool(p, "tcp_keepalive", false, &keepalive);
+        if (st != IPM_OK) return st;
+        st = set_int_option(z, ZMQ_TCP_KEEPALIVE, keepalive ? 1 : 0, "tcp_keepalive");
+        if (st != IPM_OK) return st;
+    }
+    return IPM_OK;
+}
+
+ipm_status ipm__zmq_endpoint_param(const ipm_zmq *z, const ipm_params *p,
+                                   const char **out)
+{
+    const char *e = ipm_params_get_str(p, "connection_string", NULL);
+    if (e == NULL || *e == '\0')
+        return ipm_set_error(IPM_ECONFIG,
+                             "%s: no endpoint: key 'connection_string' is %s", z->plugin,
+                             e == NULL ? "missing" : "empty");
+    *out = e;
+    return IPM_OK;
+}
+
+static ipm_status record_last_endpoint(ipm_zmq *z)
+{
+    char buf[1024];
+    size_t len = sizeof buf;
+    if (zmq_getsockopt(z->sock, ZMQ_LAST_ENDPOINT, buf, &len) != 0)
+        return ipm_set_error(IPM_ESYS, "%s: cannot read the bound endpoint: %s",
+                             z->plugin, zmq_strerror(errno));
+    char *copy = strdup(buf);
+    if (copy == NULL) return ipm_set_error(IPM_ENOMEM, "%s: out of memory", z->plugin);
+    free(z->endpoint);
+    z->endpoint = copy;
+    return IPM_OK;
+}
+
+static ipm_status bind_failed(ipm_zmq *z, const char *endpoint, const char *tried, int e)
+{
+    if (tried != NULL && strcmp(tried, endpoint) != 0)
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s: cannot bind to '%s' (resolved to '%s'): %s", z->plugin,
+                             endpoint, tried, zmq_strerror(e));
+    return ipm_set_error(IPM_ECONNECT, "%s: cannot bind to '%s': %s", z->plugin, endpoint,
+                         zmq_strerror(e));
+}
+
+/* True if ZeroMQ can bind to host as written: the wildcard, an address
+ * literal, or a network interface name. Anything else is a host name. */
+static bool bindable_as_is(const char *host)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    return strcmp(host, "*") == 0 || host[0] == '[' ||
+           inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1 ||
+           if_nametoindex(host) != 0;
+}
+
+ipm_status ipm__zmq_bind(ipm_zmq *z, const char *endpoint)
+{
+    const char *colon = strrchr(endpoint, ':');
+    if (strncmp(endpoint, "tcp://", 6) != 0 || colon == NULL || colon < endpoint + 6) {
+        if (zmq_bind(z->sock, endpoint) != 0)
+            return bind_failed(z, endpoint, NULL, errno);
+        return record_last_endpoint(z);
+    }
+
+    char host[256];
+    size_t hlen = (size_t)(colon - (endpoint + 6));
+    if (hlen == 0 || hlen >= sizeof host)
+        return ipm_set_error(
+            IPM_ECONNECT, "%s: cannot bind to '%s': %s", z->plugin, endpoint,
+            hlen == 0 ? "no host before the port" : "host name too long");
+    memcpy(host, endpoint + 6, hlen);
+    host[hlen] = '\0';
+    const char *port = colon + 1;
+
+    if (bindable_as_is(host)) {
+        if (zmq_bind(z->sock, endpoint) != 0)
+            return bind_failed(z, endpoint, NULL, errno);
+        return record_last_endpoint(z);
+    }
+
+    /* ZeroMQ binds only to addresses and interfaces; DAQ configurations
+     * name hosts. Resolve, and bind to the first address that works, IPv4
+     * first (ZeroMQ sockets are IPv4-only unless ZMQ_IPV6 is set). */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, NULL, &hints, &res);
+    if (gai != 0)
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s: cannot bind to '%s': cannot resolve host '%s': %s",
+                             z->plugin, endpoint, host, gai_strerror(gai));
+    char tried[400] = "";
+    int err = EADDRNOTAVAIL;
+    for (int pass = 0; pass < 2; pass++) {
+        int family = pass == 0 ? AF_INET : AF_INET6;
+        for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+            if (ai->ai_family != family) continue;
+            char ip[INET6_ADDRSTRLEN];
+            const void *src =
+                family == AF_INET
+                    ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                    : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+            if (inet_ntop(family, src, ip, sizeof ip) == NULL) continue;
+            snprintf(tried, sizeof tried,
+                     family == AF_INET ? "tcp://%s:%s" : "tcp://[%s]:%s", ip, port);
+            int ipv6 = family == AF_INET6;
+            zmq_setsockopt(z->sock, ZMQ_IPV6, &ipv6, sizeof ipv6);
+            if (zmq_bind(z->sock, tried) == 0) {
+                freeaddrinfo(res);
+                return record_last_endpoint(z);
+            }
+            err = errno;
+        }
+    }
+    freeaddrinfo(res);
+    return bind_failed(z, endpoint, tried[0] ? tried : NULL, err);
+}
+
+ipm_status ipm__zmq_connect(ipm_zmq *z, const char *endpoint)
+{
+    if (zmq_connect(z->sock, endpoint) != 0)
+        return ipm_set_error(IPM_ECONNECT, "%s: cannot connect to '%s': %s", z->plugin,
+                             endpoint, zmq_strerror(errno));
+    return IPM_OK;
+}
+
+ipm_status ipm__zmq_open_endpoint(ipm_zmq *z, const ipm_params *p, const char *hwm_key,
+                                  bool do_bind)
+{
+    if (z->connected)
+        return ipm_set_error(
+            IPM_ENOTSUP,
+            "%s: already %s '%s'; create another object for another endpoint", z->plugin,
+            do_bind ? "bound to" : "connected to", z->endpoint);
+    const char *endpoint;
+    ipm_status st = ipm__zmq_endpoint_param(z, p, &endpoint);
+    if (st == IPM_OK) st = ipm__zmq_apply_options(z, p, hwm_key);
+    if (st != IPM_OK) return st;
+    if (do_bind) {
+        st = ipm__zmq_bind(z, endpoint);
+    } else {
+        st = ipm__zmq_connect(z, endpoint);
+        if (st == IPM_OK) st = record_last_endpoint(z);
+    }
+    if (st == IPM_OK) z->connected = true;
+    return st;
+}
+
+const char *ipm__zmq_endpoint(const void *state)
+{
+    const ipm_zmq *z = state;
+    return z->connected ? z->endpoint : NULL;
+}

@@ -1,0 +1,106 @@
+/*
+ * zmq_common.h — what the four ZeroMQ plugins (ZmqSender, ZmqReceiver,
+ * ZmqPublisher, ZmqSubscriber) share: the per-process context, socket
+ * options from connection params, bind/connect with error messages, and the
+ * two-frame wire format of DUNE-DAQ's ipm (metadata frame, then data frame).
+ *
+ * Everything here is internal to each plugin .so (hidden visibility); each
+ * plugin links its own copy of zmq_common.c.
+ *
+ * Threading: one ipm_zmq object is used by one thread at a time (the core
+ * guarantees it), except ipm__zmq_release, which may run on any thread at any
+ * time, also after the object is gone.
+ */
+#ifndef IPM_ZMQ_COMMON_H
+#define IPM_ZMQ_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <ipm/plugin.h>
+
+/* Default ZMQ_LINGER for every socket, in ms: how long unsent messages are
+ * kept after destroy. Bounded so that destroy and process exit never hang. */
+#define IPM_ZMQ_DEFAULT_LINGER_MS 1000
+/* Upper bound accepted for the linger_ms key: "forever" is not allowed. */
+#define IPM_ZMQ_MAX_LINGER_MS 60000
+/* Context defaults; overridden by IPM_ZMQ_IO_THREADS / IPM_ZMQ_MAX_SOCKETS or
+ * the [ipm] settings zmq_io_threads / zmq_max_sockets. */
+#define IPM_ZMQ_DEFAULT_IO_THREADS 1
+#define IPM_ZMQ_DEFAULT_MAX_SOCKETS 16384
+
+/* One plugin object: a ZeroMQ socket in the shared context. */
+typedef struct ipm_zmq {
+    const char *plugin; /* type name, for error messages */
+    int type;           /* ZMQ_PUSH, ZMQ_PULL, ZMQ_PUB or ZMQ_SUB */
+    void *sock;
+    char ctx_name[48]; /* singleton name of the context, per process */
+    char *endpoint;    /* resolved endpoint(s) after connect, or NULL */
+    bool connected;
+    /* ZMQ_SNDTIMEO / ZMQ_RCVTIMEO as last set on the socket, so that a
+     * steady timeout costs no setsockopt per message. */
+    int sndtimeo;
+    int rcvtimeo;
+    /* Subscriber: endpoints connected so far (exact strings, after trimming),
+     * so that connecting again with an overlapping list adds only new ones. */
+    char **peers;
+    size_t npeers, peers_cap;
+} ipm_zmq;
+
+/* Allocate an ipm_zmq with a socket of zmq_type in the process's shared
+ * context (created on first use from the environment and [ipm] settings).
+ * Errors: IPM_ECONFIG for a bad IPM_ZMQ_* variable or setting, IPM_ENOMEM,
+ * IPM_ESYS if ZeroMQ refuses. Does not block. */
+ipm_status ipm__zmq_create(const char *plugin, int zmq_type, void **state);
+
+/* Close the socket (its linger bounds pending sends), free everything and
+ * drop the context reference; the last reference terminates the context,
+ * which waits at most for the longest linger of sockets closed before. */
+void ipm__zmq_destroy(void *state);
+
+/* Apply the option keys of p to the socket: linger_ms, tcp_keepalive and,
+ * when hwm_key is not NULL, hwm_key or else capacity as ZMQ_SNDHWM
+ * (send side) or ZMQ_RCVHWM. IPM_ECONFIG naming the key on a bad value. */
+ipm_status ipm__zmq_apply_options(ipm_zmq *z, const ipm_params *p, const char *hwm_key);
+
+/* The connection_string of p, or IPM_ECONFIG naming the missing key. */
+ipm_status ipm__zmq_endpoint_param(const ipm_zmq *z, const ipm_params *p,
+                                   const char **out);
+
+/* Bind to endpoint. tcp:// host names are resolved first (ZeroMQ binds only
+ * to addresses and interfaces); "*:0" or ":*" picks a free port. Records the
+ * resolved endpoint (ZMQ_LAST_ENDPOINT). IPM_ECONNECT naming the endpoint and
+ * the reason (address in use, unknown host, malformed endpoint). May block
+ * for name resolution. */
+ipm_status ipm__zmq_bind(ipm_zmq *z, const char *endpoint);
+
+/* Connect to endpoint (ZeroMQ resolves names and retries in the background;
+ * never blocks for the peer). IPM_ECONNECT for a malformed endpoint. */
+ipm_status ipm__zmq_connect(ipm_zmq *z, const char *endpoint);
+
+/* The connect op of the three single-endpoint types: apply options, then
+ * bind (do_bind) or connect. IPM_ENOTSUP if already connected. */
+ipm_status ipm__zmq_open_endpoint(ipm_zmq *z, const ipm_params *p, const char *hwm_key,
+                                  bool do_bind);
+
+/* Endpoint op: resolved endpoint, or NULL before connect. */
+const char *ipm__zmq_endpoint(const void *state);
+
+/* Send op: metadata frame (ZMQ_SNDMORE), then data frame. The first frame
+ * waits up to timeout_ms for room; once it is accepted the message is
+ * committed to one peer and the data frame does not wait. IPM_ETIMEDOUT with
+ * nothing sent if no peer takes it in time. Sleeps in the kernel. */
+ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char *metadata,
+                         size_t metadata_size, int timeout_ms);
+
+/* Receive op: waits up to timeout_ms (IPM_BLOCK forever). Two frames are
+ * metadata + data; a single frame is data with empty metadata; frames beyond
+ * the second are read and dropped. The data is not copied: msg->data points
+ * into the ZeroMQ message held by msg->opaque_[0] until release. */
+ipm_status ipm__zmq_receive(void *state, ipm_message *msg, int timeout_ms);
+
+/* Release op: frees what receive attached to msg. Touches no socket or
+ * receiver state, so it is safe after the receiver is destroyed. */
+void ipm__zmq_release(ipm_message *msg);
+
+#endif /* IPM_ZMQ_COMMON_H */

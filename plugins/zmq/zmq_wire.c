@@ -1,0 +1,204 @@
+/*
+ * zmq_wire.c — sending and receiving messages in DUNE-DAQ ipm's wire format:
+ * two ZeroMQ frames, the metadata (topic) frame with ZMQ_SNDMORE, then the
+ * data frame. ZeroMQ delivers the frames of a message atomically and counts
+ * the high-water mark in whole messages, which is what makes a timed send
+ * all-or-nothing here.
+ *
+ * Waiting happens inside ZeroMQ (ZMQ_SNDTIMEO / ZMQ_RCVTIMEO, i.e. poll() on
+ * the socket's mailbox), so an arriving message or freed room wakes the
+ * caller at once, and nothing spins.
+ */
+#define _GNU_SOURCE
+#include "zmq_common.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+/* What a received message holds on to until release: the data frame itself
+ * (no copy; msg->data points into it) and a NUL-terminated copy of the
+ * metadata, allocated together with the holder in one block. */
+typedef struct zmq_holder {
+    zmq_msg_t data;
+    char metadata[];
+} zmq_holder;
+
+/* Set a timeout option only when it differs from what the socket has. */
+static ipm_status set_timeout(ipm_zmq *z, int option, int *cached, int ms)
+{
+    if (*cached == ms) return IPM_OK;
+    if (zmq_setsockopt(z->sock, option, &ms, sizeof ms) != 0)
+        return ipm_set_error(IPM_ESYS, "%s: cannot set the %s timeout on '%s': %s",
+                             z->plugin, option == ZMQ_SNDTIMEO ? "send" : "receive",
+                             z->endpoint ? z->endpoint : "?", zmq_strerror(errno));
+    *cached = ms;
+    return IPM_OK;
+}
+
+/* Wait budget for the next blocking call: -1 forever, 0 try once, else ms
+ * (rounded up, so a wait of that length never ends before the deadline). */
+static int budget_ms(int timeout_ms, int64_t deadline)
+{
+    return timeout_ms < 0 ? -1 : ipm_remaining_ms(deadline);
+}
+
+ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char *metadata,
+                         size_t metadata_size, int timeout_ms)
+{
+    ipm_zmq *z = state;
+    static const char empty[1] = "";
+    if (data == NULL)
+        data = empty; /* size is 0: ZeroMQ copies nothing, but wants a pointer */
+    int64_t deadline = ipm_deadline_ns(timeout_ms);
+
+    for (;;) {
+        int wait = budget_ms(timeout_ms, deadline);
+        int flags = ZMQ_SNDMORE;
+        if (wait == 0) {
+            flags |= ZMQ_DONTWAIT;
+        } else {
+            ipm_status st = set_timeout(z, ZMQ_SNDTIMEO, &z->sndtimeo, wait);
+            if (st != IPM_OK) return st;
+        }
+        if (zmq_send(z->sock, metadata, metadata_size, flags) < 0) {
+            /* ZeroMQ's own clock may give up to 1 ms early: the deadline
+             * decides, on the next turn. */
+            if (errno == EINTR || (errno == EAGAIN && wait != 0)) continue;
+            if (errno == EAGAIN) break;
+            return ipm_set_error(IPM_ESYS, "%s: send to '%s' failed: %s", z->plugin,
+                                 z->endpoint, zmq_strerror(errno));
+        }
+        /* The metadata frame committed the message to one peer's pipe, whose
+         * high-water mark counts whole messages: the data frame always fits
+         * and must not wait. The one exception is that peer's pipe closing in
+         * between; ZeroMQ then rolls the message back (EAGAIN with
+         * DONTWAIT), nothing was delivered, and we start over so that another
+         * or a reconnected peer can take it. */
+        for (;;) {
+            if (zmq_send(z->sock, data, size, ZMQ_DONTWAIT) >= 0) return IPM_OK;
+            if (errno != EINTR) break;
+        }
+        if (errno != EAGAIN)
+            return ipm_set_error(IPM_ESYS, "%s: send to '%s' failed: %s", z->plugin,
+                                 z->endpoint, zmq_strerror(errno));
+        if (wait == 0) break;
+    }
+    return ipm_set_error(
+        IPM_ETIMEDOUT,
+        "%s: no peer of '%s' took the message within %d ms (none connected, "
+        "or all at their high-water mark); nothing was sent",
+        z->plugin, z->endpoint, timeout_ms);
+}
+
+/* Receive the first frame, waiting up to timeout_ms. The deadline is ours,
+ * not ZeroMQ's: its clock has millisecond steps and may give up to 1 ms
+ * early, and a signal interrupts it; both cases wait again for the rest. */
+static ipm_status receive_first(ipm_zmq *z, zmq_msg_t *frame, int timeout_ms)
+{
+    int64_t deadline = ipm_deadline_ns(timeout_ms);
+    for (;;) {
+        int wait = budget_ms(timeout_ms, deadline);
+        int flags = 0;
+        if (wait == 0) {
+            flags = ZMQ_DONTWAIT;
+        } else {
+            ipm_status st = set_timeout(z, ZMQ_RCVTIMEO, &z->rcvtimeo, wait);
+            if (st != IPM_OK) return st;
+        }
+        if (zmq_msg_recv(frame, z->sock, flags) >= 0) return IPM_OK;
+        if (errno == EINTR || (errno == EAGAIN && wait != 0))
+            continue; /* the deadline decides, on the next turn */
+        if (errno == EAGAIN)
+            return ipm_set_error(IPM_ETIMEDOUT,
+                                 "%s: nothing received on '%s' within %d ms", z->plugin,
+                                 z->endpoint, timeout_ms);
+        return ipm_set_error(IPM_ESYS, "%s: receive on '%s' failed: %s", z->plugin,
+                             z->endpoint, zmq_strerror(errno));
+    }
+}
+
+/* The remaining frames of a message arrive together with its first (ZeroMQ
+ * delivers messages atomically), so these reads never wait. */
+static int receive_rest(void *sock, zmq_msg_t *frame)
+{
+    int rc;
+    do {
+        rc = zmq_msg_recv(frame, sock, ZMQ_DONTWAIT);
+    } while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
+ipm_status ipm__zmq_receive(void *state, ipm_message *msg, int timeout_ms)
+{
+    ipm_zmq *z = state;
+    zmq_msg_t first;
+    zmq_msg_init(&first);
+    ipm_status st = receive_first(z, &first, timeout_ms);
+    if (st != IPM_OK) {
+        zmq_msg_close(&first);
+        return st;
+    }
+
+    /* A single frame comes from a foreign peer (a plain PUSH or PUB): it is
+     * the data, with empty metadata. Otherwise frame one is the metadata,
+     * copied up to its first NUL so that metadata_size is its strlen. */
+    bool more = zmq_msg_more(&first);
+    size_t meta_len = more ? strnlen(zmq_msg_data(&first), zmq_msg_size(&first)) : 0;
+    zmq_holder *h = malloc(sizeof *h + meta_len + 1);
+    if (h == NULL) {
+        zmq_msg_close(&first);
+        while (more) { /* keep the socket at a message boundary */
+            zmq_msg_init(&first);
+            more = receive_rest(z->sock, &first) >= 0 && zmq_msg_more(&first);
+            zmq_msg_close(&first);
+        }
+        return ipm_set_error(IPM_ENOMEM, "%s: out of memory receiving on '%s'", z->plugin,
+                             z->endpoint);
+    }
+    memcpy(h->metadata, more ? zmq_msg_data(&first) : "", meta_len);
+    h->metadata[meta_len] = '\0';
+    zmq_msg_init(&h->data);
+    if (!more) {
+        zmq_msg_move(&h->data, &first);
+    } else if (receive_rest(z->sock, &h->data) < 0) {
+        int e = errno;
+        zmq_msg_close(&first);
+        zmq_msg_close(&h->data);
+        free(h);
+        return ipm_set_error(IPM_ESYS, "%s: incomplete message on '%s': %s", z->plugin,
+                             z->endpoint, zmq_strerror(e));
+    }
+    zmq_msg_close(&first);
+
+    /* Frames beyond the second are not part of the wire format: read and
+     * drop them so that the next receive starts at a message boundary. */
+    if (zmq_msg_more(&h->data)) {
+        zmq_msg_t extra;
+        bool again = true;
+        while (again) {
+            zmq_msg_init(&extra);
+            again = receive_rest(z->sock, &extra) >= 0 && zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+        }
+        ipm_log(IPM_LOG_DEBUG, "%s: dropped extra frames of a message on '%s'", z->plugin,
+                z->endpoint);
+    }
+
+    msg->data = zmq_msg_data(&h->data);
+    msg->size = zmq_msg_size(&h->data);
+    msg->metadata = h->metadata;
+    msg->metadata_size = meta_len;
+    msg->opaque_[0] = h;
+    return IPM_OK;
+}
+
+void ipm__zmq_release(ipm_message *msg)
+{
+    zmq_holder *h = msg->opaque_[0];
+    if (h == NULL) return;
+    zmq_msg_close(&h->data);
+    free(h);
+    msg->opaque_[0] = NULL;
+}
