@@ -1,0 +1,60 @@
+/* error.c — status strings and the thread-local last-error message. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Large enough for a loader failure listing every directory searched. */
+#define IPM__ERROR_CAP 4096
+
+static _Thread_local char last_error[IPM__ERROR_CAP];
+
+const char *ipm_strerror(ipm_status s)
+{
+    switch (s) {
+#define IPM_STATUS_CASE_(name, text)                                                     \
+    case name:                                                                           \
+        return text;
+        IPM_STATUS_TABLE(IPM_STATUS_CASE_)
+#undef IPM_STATUS_CASE_
+    }
+    return "unknown status";
+}
+
+const char *ipm_last_error(void)
+{
+    return last_error;
+}
+
+const char *ipm_version(void)
+{
+    return IPM_VERSION_STRING;
+}
+
+ipm_status ipm_set_error(ipm_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt ? fmt : "", ap);
+    va_end(ap);
+    ipm_log(IPM_LOG_DEBUG, "error %s: %s", ipm_strerror(s), last_error);
+    return s;
+}
+
+void ipm__error_prefix(const char *fmt, ...)
+{
+    char prefix[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    size_t plen = strlen(prefix);
+    size_t old = strlen(last_error);
+    /* Shift the old message right, dropping its tail if it no longer fits. */
+    if (plen + 2 + old >= sizeof last_error) old = sizeof last_error - plen - 3;
+    memmove(last_error + plen + 2, last_error, old);
+    memcpy(last_error, prefix, plen);
+    memcpy(last_error + plen, ": ", 2);
+    last_error[plen + 2 + old] = '\0';
+}

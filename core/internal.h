@@ -1,0 +1,90 @@
+/*
+ * internal.h — what the files of libipm.so share with each other and nothing
+ * else. Functions named ipm__* cross files inside the core; none is exported.
+ */
+#ifndef IPM_CORE_INTERNAL_H
+#define IPM_CORE_INTERNAL_H
+
+#include <ipm/plugin.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* Slice of a callback thread's receive: the longest it takes to notice that
+ * its callback was unregistered (API.md asks for 100 ms at most). A message
+ * still wakes the thread at once; the slice only bounds the stop latency. */
+#define IPM__CALLBACK_SLICE_MS 50
+
+struct ipm_callback_worker; /* callback.c */
+
+struct ipm_sender {
+    const ipm_plugin *plugin;
+    void *state;
+    bool connected;
+    char *endpoint_hint; /* connection_string of the last connect, if the plugin has no
+                            endpoint op */
+    _Atomic uint64_t messages, bytes;
+};
+
+struct ipm_receiver {
+    const ipm_plugin *plugin;
+    void *state;
+    atomic_bool connected;
+    char *endpoint_hint;
+    _Atomic uint64_t messages, bytes;
+
+    /* Serialises plugin operations between a callback thread and the
+     * application's subscribe/unsubscribe/connect. Never held while a
+     * callback runs. */
+    pthread_mutex_t op_lock;
+
+    /* Registration of a callback; reg_lock guards fn/user/worker. */
+    pthread_mutex_t reg_lock;
+    ipm_callback cb_fn;
+    void *cb_user;
+    atomic_bool cb_registered; /* ipm_receive returns IPM_ESTATE while set */
+    struct ipm_callback_worker *worker;
+};
+
+/* error.c: prepend "prefix: " to the calling thread's last error. */
+void ipm__error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* loader.c: load type and check that its role is one of the allowed ones
+ * (bit mask of 1u << ipm_role), naming `want` ("a sender") in the error. */
+ipm_status ipm__plugin_for_role(const char *type, unsigned roles, const char *want,
+                                const ipm_plugin **out);
+const char *ipm__role_name(uint32_t role);
+
+/* settings.c: process-wide [ipm] settings and extra plugin directories. */
+void ipm__setting_set(const char *key, const char *value);
+void ipm__plugin_dir_add(const char *dir);
+/* Copies the extra plugin directories, ':'-separated, into a malloc'd string
+ * (NULL if none). */
+char *ipm__plugin_dirs_copy(void);
+
+/* suggest.c: the candidate closest to word by edit distance, or NULL if none
+ * is close enough to be a plausible typo. */
+const char *ipm__suggest(const char *word, const char *const *candidates, size_t n);
+
+/* callback.c: start a worker for r's registered callback (reg_lock held);
+ * detach r's worker (reg_lock held) and then, without the lock, stop it:
+ * join it, or if called from its own callback, let it end by itself. */
+ipm_status ipm__callback_start(ipm_receiver *r);
+struct ipm_callback_worker *ipm__callback_detach(ipm_receiver *r);
+void ipm__callback_finish(struct ipm_callback_worker *w);
+
+/* receiver.c: receive through the plugin, tag the message for release and
+ * count it; the caller has done the state checks. */
+ipm_status ipm__receive_raw(ipm_receiver *r, ipm_message *msg, int timeout_ms);
+
+/* open.c: subscribe r to each comma-separated topic of list ("" = all);
+ * create and connect from params with a `type` key (receivers also
+ * subscribe to `topics`). */
+ipm_status ipm__subscribe_list(ipm_receiver *r, const char *list);
+ipm_status ipm__sender_from_params(const ipm_params *p, ipm_sender **out);
+ipm_status ipm__receiver_from_params(const ipm_params *p, ipm_receiver **out);
+
+/* params.c: strdup that reports ENOMEM through ipm_set_error. */
+char *ipm__strdup(const char *s);
+
+#endif

@@ -1,0 +1,340 @@
+/* loader.c — finds libipm_<Type>.so, loads it once, validates its
+ * descriptor, and tells every way that can fail apart in the error. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <ctype.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define IPM__TYPE_MAX 128
+
+struct loaded {
+    char name[IPM__TYPE_MAX];
+    char *path;         /* "(static)" for ipm_plugin_register */
+    ipm_plugin desc;    /* copies, zero-extended to this core's sizes, so */
+    ipm_plugin_ops ops; /* members an older plugin lacks read as NULL     */
+    struct loaded *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct loaded *cache;
+
+const char *ipm__role_name(uint32_t role)
+{
+    switch (role) {
+    case IPM_ROLE_SENDER:
+        return "a sender";
+    case IPM_ROLE_RECEIVER:
+        return "a receiver";
+    case IPM_ROLE_SUBSCRIBER:
+        return "a subscriber";
+    }
+    return "of unknown role";
+}
+
+static bool valid_type(const char *t)
+{
+    if (!isalpha((unsigned char)*t)) return false;
+    for (const char *c = t; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_') return false;
+    return strlen(t) < IPM__TYPE_MAX;
+}
+
+static struct loaded *cached(const char *name)
+{
+    for (struct loaded *l = cache; l; l = l->next)
+        if (strcmp(l->name, name) == 0) return l;
+    return NULL;
+}
+
+/* The directory holding libipm.so itself, plus "/ipm": plugins installed
+ * with the library, wherever the tree was moved to. */
+static char self_plugin_dir[4096];
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void find_self_dir(void)
+{
+    Dl_info info;
+    if (!dladdr((void *)&find_self_dir, &info) || !info.dli_fname) return;
+    char *real = realpath(info.dli_fname, NULL);
+    const char *path = real ? real : info.dli_fname;
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(self_plugin_dir, sizeof self_plugin_dir, "%.*s/%s", (int)(slash - path),
+                 path, IPM_PLUGIN_SUBDIR);
+    free(real);
+}
+
+size_t ipm_plugin_search_path(char *buf, size_t cap)
+{
+    pthread_once(&self_once, find_self_dir);
+    const char *env = getenv("IPM_PLUGIN_PATH");
+    char *ini = ipm__plugin_dirs_copy();
+    const char *parts[3] = {env, ini, self_plugin_dir};
+    size_t len = 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (!parts[i] || !*parts[i]) continue;
+        int n =
+            snprintf(buf && len < cap ? buf + len : NULL,
+                     buf && len < cap ? cap - len : 0, "%s%s", len ? ":" : "", parts[i]);
+        if (n > 0) len += (size_t)n;
+    }
+    if (buf && cap && len == 0) buf[0] = '\0';
+    free(ini);
+    return len;
+}
+
+/* Check a descriptor against this core; path and name are for messages. */
+static ipm_status validate(const ipm_plugin *d, const char *path, const char *name)
+{
+    if (d->magic != IPM_PLUGIN_MAGIC)
+        return ipm_set_error(
+            IPM_EPLUGIN,
+            "'%s' is not an ipm plugin: its descriptor has bad magic 0x%08x "
+            "(expected 0x%08x); was it built against ipm/plugin.h?",
+            path, (unsigned)d->magic, (unsigned)IPM_PLUGIN_MAGIC);
+    if (d->abi_major != IPM_PLUGIN_ABI_MAJOR || d->abi_minor > IPM_PLUGIN_ABI_MINOR)
+        return ipm_set_error(
+            IPM_EPLUGIN,
+            "plugin '%s' was built for plugin ABI %u.%u but this libipm %s "
+            "supports ABI %d.%d (same major, minor at most %d); rebuild the "
+            "plugin against this version's ipm/plugin.h",
+            path, d->abi_major, d->abi_minor, IPM_VERSION_STRING, IPM_PLUGIN_ABI_MAJOR,
+            IPM_PLUGIN_ABI_MINOR, IPM_PLUGIN_ABI_MINOR);
+    if (d->struct_size < sizeof(ipm_plugin))
+        return ipm_set_error(
+            IPM_EPLUGIN,
+            "plugin '%s': descriptor struct_size %u is smaller than ABI %d.0's "
+            "%zu bytes",
+            path, (unsigned)d->struct_size, IPM_PLUGIN_ABI_MAJOR, sizeof(ipm_plugin));
+    if (!d->name || strcmp(d->name, name) != 0)
+        return ipm_set_error(
+            IPM_EPLUGIN,
+            "plugin '%s' calls itself '%s' but its file name says '%s'; the "
+            "descriptor's name must equal <Type> of libipm_<Type>.so",
+            path, d->name ? d->name : "(NULL)", name);
+    if (d->role < IPM_ROLE_SENDER || d->role > IPM_ROLE_SUBSCRIBER)
+        return ipm_set_error(IPM_EPLUGIN, "plugin '%s' (%s) has unknown role %u", path,
+                             name, (unsigned)d->role);
+    const ipm_plugin_ops *o = d->ops;
+    if (!o)
+        return ipm_set_error(
+            IPM_EPLUGIN, "plugin '%s' (%s) lacks required operation 'ops'", path, name);
+    if (o->struct_size < sizeof(ipm_plugin_ops))
+        return ipm_set_error(
+            IPM_EPLUGIN,
+            "plugin '%s' (%s): ops struct_size %u is smaller than ABI %d.0's "
+            "%zu bytes",
+            path, name, (unsigned)o->struct_size, IPM_PLUGIN_ABI_MAJOR,
+            sizeof(ipm_plugin_ops));
+    struct {
+        const char *op;
+        bool missing;
+    } required[] = {
+        {"create", !o->create},
+        {"connect", !o->connect},
+        {"destroy", !o->destroy},
+        {"send", d->role == IPM_ROLE_SENDER && !o->send},
+        {"receive", d->role != IPM_ROLE_SENDER && !o->receive},
+        {"release", d->role != IPM_ROLE_SENDER && !o->release},
+        {"subscribe", d->role == IPM_ROLE_SUBSCRIBER && !o->subscribe},
+        {"unsubscribe", d->role == IPM_ROLE_SUBSCRIBER && !o->unsubscribe},
+    };
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        if (required[i].missing)
+            return ipm_set_error(IPM_EPLUGIN,
+                                 "plugin '%s' (%s, %s) lacks required operation '%s'",
+                                 path, name, ipm__role_name(d->role), required[i].op);
+    return IPM_OK;
+}
+
+/* Validate d and add it to the cache. Called with the lock held. */
+static ipm_status remember(const ipm_plugin *d, const char *path, const char *name,
+                           struct loaded **out)
+{
+    ipm_status st = validate(d, path, name);
+    if (st != IPM_OK) return st;
+    struct loaded *l = calloc(1, sizeof *l);
+    char *p = strdup(path);
+    if (!l || !p) {
+        free(l);
+        free(p);
+        return ipm_set_error(IPM_ENOMEM, "loading plugin '%s': out of memory", path);
+    }
+    snprintf(l->name, sizeof l->name, "%s", name);
+    l->path = p;
+    memcpy(&l->desc, d, sizeof l->desc);
+    memcpy(&l->ops, d->ops, sizeof l->ops);
+    l->desc.ops = &l->ops;
+    l->next = cache;
+    cache = l;
+    *out = l;
+    return IPM_OK;
+}
+
+static ipm_status load_file(const char *path, const char *name, struct loaded **out)
+{
+    /* dlerror() text is per thread and overwritten by the next dl call:
+     * copy it into our message at once. */
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *why = dlerror();
+        return ipm_set_error(IPM_EPLUGIN, "cannot load plugin '%s': %s", path,
+                             why ? why : "unknown dlopen error");
+    }
+    char sym[IPM__TYPE_MAX + 16];
+    snprintf(sym, sizeof sym, "ipm_plugin_%s", name);
+    dlerror();
+    void *addr = dlsym(h, sym);
+    if (!addr) {
+        const char *why = dlerror();
+        ipm_set_error(
+            IPM_EPLUGIN,
+            "'%s' is not an ipm plugin: it does not export %s (%s); plugins define "
+            "it with IPM_PLUGIN_DEFINE(%s, &descriptor)",
+            path, sym, why ? why : "symbol is NULL", name);
+        dlclose(h);
+        return IPM_EPLUGIN;
+    }
+    ipm_plugin_factory factory;
+    memcpy(&factory, &addr,
+           sizeof factory); /* object to function pointer, as POSIX allows */
+    const ipm_plugin *d = factory();
+    ipm_status st;
+    if (!d)
+        st = ipm_set_error(IPM_EPLUGIN,
+                           "plugin '%s': %s() returned NULL instead of a descriptor",
+                           path, sym);
+    else
+        st = remember(d, path, name, out);
+    if (st != IPM_OK) dlclose(h);
+    /* On success the handle is deliberately kept: plugins are never unloaded,
+     * because messages and singletons may still point into them. */
+    return st;
+}
+
+/* Type name of a path ".../libipm_<Type>.so", into name. */
+static ipm_status type_of_path(const char *path, char *name, size_t cap)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen(base);
+    if (strncmp(base, "libipm_", 7) != 0 || len < 11 ||
+        strcmp(base + len - 3, ".so") != 0 || len - 10 >= cap)
+        return ipm_set_error(IPM_EINVAL,
+                             "plugin path '%s' must name a file libipm_<Type>.so", path);
+    snprintf(name, cap, "%.*s", (int)(len - 10), base + 7);
+    if (!valid_type(name))
+        return ipm_set_error(IPM_EINVAL,
+                             "plugin path '%s': '%s' is not a valid type name "
+                             "([A-Za-z][A-Za-z0-9_]*)",
+                             path, name);
+    return IPM_OK;
+}
+
+static ipm_status search(const char *name, struct loaded **out)
+{
+    char dirs[16384];
+    size_t n = ipm_plugin_search_path(dirs, sizeof dirs);
+    if (n >= sizeof dirs)
+        return ipm_set_error(IPM_ECONFIG, "plugin search path is longer than %zu bytes",
+                             sizeof dirs - 1);
+    char tried[3072] = "";
+    size_t tlen = 0;
+    for (char *dir = dirs, *next; dir && *dir; dir = next) {
+        next = strchr(dir, ':');
+        if (next) *next++ = '\0';
+        if (!*dir) continue;
+        char path[4096];
+        int plen = snprintf(path, sizeof path, "%s/libipm_%s.so", dir, name);
+        if (plen < 0 || (size_t)plen >= sizeof path)
+            continue; /* no such file can exist: PATH_MAX is 4096 */
+        if (access(path, F_OK) == 0) return load_file(path, name, out);
+        if (tlen < sizeof tried)
+            tlen += (size_t)snprintf(tried + tlen, sizeof tried - tlen, "%s%s",
+                                     tlen ? ", " : "", path);
+    }
+    return ipm_set_error(
+        IPM_ENOPLUGIN,
+        "plugin '%s' not found; tried: %s. Put libipm_%s.so in a directory "
+        "named by IPM_PLUGIN_PATH or by [ipm] plugin_path in an INI file "
+        "(ipm-plugins lists what is found)",
+        name, tlen ? tried : "(the search path is empty)", name);
+}
+
+ipm_status ipm_plugin_load(const char *type, const ipm_plugin **out)
+{
+    if (!out) return ipm_set_error(IPM_EINVAL, "ipm_plugin_load: out is NULL");
+    *out = NULL;
+    if (!type || !*type)
+        return ipm_set_error(IPM_EINVAL, "plugin type is %s", type ? "empty" : "NULL");
+
+    char name[IPM__TYPE_MAX];
+    bool is_path = strchr(type, '/') != NULL;
+    if (is_path) {
+        ipm_status st = type_of_path(type, name, sizeof name);
+        if (st != IPM_OK) return st;
+    } else if (!valid_type(type)) {
+        return ipm_set_error(
+            IPM_EINVAL,
+            "'%s' is not a valid plugin type name: use [A-Za-z][A-Za-z0-9_]* "
+            "(e.g. ZmqSender) or a path to libipm_<Type>.so",
+            type);
+    } else {
+        snprintf(name, sizeof name, "%s", type);
+    }
+
+    pthread_mutex_lock(&lock);
+    struct loaded *l = cached(name);
+    ipm_status st = IPM_OK;
+    if (!l) st = is_path ? load_file(type, name, &l) : search(name, &l);
+    pthread_mutex_unlock(&lock);
+    if (st == IPM_OK) *out = &l->desc;
+    return st;
+}
+
+ipm_status ipm_plugin_register(const ipm_plugin *desc)
+{
+    if (!desc)
+        return ipm_set_error(IPM_EINVAL, "ipm_plugin_register: descriptor is NULL");
+    if (!desc->name || !valid_type(desc->name))
+        return ipm_set_error(IPM_EINVAL,
+                             "ipm_plugin_register: '%s' is not a valid type name",
+                             desc->name ? desc->name : "(NULL)");
+    pthread_mutex_lock(&lock);
+    struct loaded *l = cached(desc->name);
+    ipm_status st =
+        l ? ipm_set_error(IPM_EPLUGIN,
+                          "ipm_plugin_register: type '%s' is already loaded from %s",
+                          desc->name, l->path)
+          : remember(desc, "(static)", desc->name, &l);
+    pthread_mutex_unlock(&lock);
+    return st;
+}
+
+const char *ipm_plugin_loaded_path(const char *type)
+{
+    if (!type) return NULL;
+    pthread_mutex_lock(&lock);
+    struct loaded *l = cached(type);
+    pthread_mutex_unlock(&lock);
+    return l ? l->path : NULL; /* entries are never freed */
+}
+
+ipm_status ipm__plugin_for_role(const char *type, unsigned roles, const char *want,
+                                const ipm_plugin **out)
+{
+    *out = NULL;
+    const ipm_plugin *d;
+    ipm_status st = ipm_plugin_load(type, &d);
+    if (st != IPM_OK) return st;
+    if (!(roles & (1u << d->role)))
+        return ipm_set_error(IPM_EPLUGIN, "'%s' is %s, not %s", d->name,
+                             ipm__role_name(d->role), want);
+    *out = d;
+    return IPM_OK;
+}

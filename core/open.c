@@ -1,0 +1,94 @@
+/* open.c — one-call creation from a connection string with a `type` key,
+ * shared by ipm_*_open and the INI config. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+ipm_status ipm__subscribe_list(ipm_receiver *r, const char *list)
+{
+    const char *c = list;
+    for (;;) {
+        const char *end = strchrnul(c, ',');
+        const char *b = c, *e = end;
+        while (b < e && isspace((unsigned char)*b))
+            b++;
+        while (e > b && isspace((unsigned char)e[-1]))
+            e--;
+        char *topic = strndup(b, (size_t)(e - b));
+        if (!topic) return ipm_set_error(IPM_ENOMEM, "subscribing: out of memory");
+        ipm_status st = ipm_subscribe(r, topic);
+        free(topic);
+        if (st != IPM_OK) return st;
+        if (!*end) return IPM_OK;
+        c = end + 1;
+    }
+}
+
+static ipm_status type_of(const ipm_params *p, const char **type)
+{
+    *type = ipm_params_get(p, "type");
+    if (!*type || !**type)
+        return ipm_set_error(IPM_ECONFIG,
+                             "no 'type' key: say which transport to use, e.g. "
+                             "\"type=ZmqSender; connection_string=tcp://host:5555\"");
+    return IPM_OK;
+}
+
+ipm_status ipm__sender_from_params(const ipm_params *p, ipm_sender **out)
+{
+    const char *type;
+    ipm_status st = type_of(p, &type);
+    ipm_sender *s = NULL;
+    if (st == IPM_OK) st = ipm_sender_create(type, &s);
+    if (st == IPM_OK) st = ipm_sender_connect(s, p);
+    if (st != IPM_OK) {
+        ipm_sender_destroy(s);
+        return st;
+    }
+    *out = s;
+    return IPM_OK;
+}
+
+ipm_status ipm__receiver_from_params(const ipm_params *p, ipm_receiver **out)
+{
+    const char *type;
+    ipm_status st = type_of(p, &type);
+    ipm_receiver *r = NULL;
+    if (st == IPM_OK) st = ipm_receiver_create(type, &r);
+    if (st == IPM_OK) st = ipm_receiver_connect(r, p);
+    const char *topics = ipm_params_get(p, "topics");
+    if (st == IPM_OK && topics) st = ipm__subscribe_list(r, topics);
+    if (st != IPM_OK) {
+        ipm_receiver_destroy(r);
+        return st;
+    }
+    *out = r;
+    return IPM_OK;
+}
+
+ipm_status ipm_sender_open(const char *spec, ipm_sender **out)
+{
+    if (!out) return ipm_set_error(IPM_EINVAL, "ipm_sender_open: out is NULL");
+    *out = NULL;
+    ipm_params *p;
+    ipm_status st = ipm_params_parse(spec, &p);
+    if (st != IPM_OK) return st;
+    st = ipm__sender_from_params(p, out);
+    ipm_params_free(p);
+    return st;
+}
+
+ipm_status ipm_receiver_open(const char *spec, ipm_receiver **out)
+{
+    if (!out) return ipm_set_error(IPM_EINVAL, "ipm_receiver_open: out is NULL");
+    *out = NULL;
+    ipm_params *p;
+    ipm_status st = ipm_params_parse(spec, &p);
+    if (st != IPM_OK) return st;
+    st = ipm__receiver_from_params(p, out);
+    ipm_params_free(p);
+    return st;
+}

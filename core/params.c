@@ -1,0 +1,391 @@
+/* params.c — ordered key=value connection info, the connection-string
+ * parser, typed getters for plugins, and the unknown-key check. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct ipm_pair {
+    char *key;
+    char *value;
+};
+
+struct ipm_params {
+    struct ipm_pair *pairs;
+    size_t count, cap;
+};
+
+/* Keys every type accepts: the core consumes them itself. */
+static const char *const core_keys[] = {"type", "topics"};
+
+char *ipm__strdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        ipm_set_error(IPM_ENOMEM, "out of memory copying a %zu-byte string", strlen(s));
+    return d;
+}
+
+ipm_status ipm_params_new(ipm_params **out)
+{
+    if (!out) return ipm_set_error(IPM_EINVAL, "ipm_params_new: out is NULL");
+    *out = calloc(1, sizeof **out);
+    if (!*out) return ipm_set_error(IPM_ENOMEM, "ipm_params_new: out of memory");
+    return IPM_OK;
+}
+
+void ipm_params_free(ipm_params *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->count; i++) {
+        free(p->pairs[i].key);
+        free(p->pairs[i].value);
+    }
+    free(p->pairs);
+    free(p);
+}
+
+static struct ipm_pair *find(const ipm_params *p, const char *key)
+{
+    for (size_t i = 0; i < p->count; i++)
+        if (strcmp(p->pairs[i].key, key) == 0) return &p->pairs[i];
+    return NULL;
+}
+
+ipm_status ipm_params_set(ipm_params *p, const char *key, const char *value)
+{
+    if (!p || !key || !value)
+        return ipm_set_error(IPM_EINVAL, "ipm_params_set: %s is NULL",
+                             !p     ? "params"
+                             : !key ? "key"
+                                    : "value");
+    if (!*key) return ipm_set_error(IPM_EINVAL, "ipm_params_set: empty key");
+    char *v = ipm__strdup(value);
+    if (!v) return IPM_ENOMEM;
+    struct ipm_pair *pair = find(p, key);
+    if (pair) {
+        free(pair->value);
+        pair->value = v;
+        return IPM_OK;
+    }
+    if (p->count == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 8;
+        struct ipm_pair *grown = realloc(p->pairs, cap * sizeof *grown);
+        if (!grown) {
+            free(v);
+            return ipm_set_error(IPM_ENOMEM, "ipm_params_set: out of memory");
+        }
+        p->pairs = grown;
+        p->cap = cap;
+    }
+    char *k = ipm__strdup(key);
+    if (!k) {
+        free(v);
+        return IPM_ENOMEM;
+    }
+    p->pairs[p->count++] = (struct ipm_pair){k, v};
+    return IPM_OK;
+}
+
+const char *ipm_params_get(const ipm_params *p, const char *key)
+{
+    if (!p || !key) return NULL;
+    struct ipm_pair *pair = find(p, key);
+    return pair ? pair->value : NULL;
+}
+
+size_t ipm_params_count(const ipm_params *p)
+{
+    return p ? p->count : 0;
+}
+
+const char *ipm_params_key_at(const ipm_params *p, size_t i)
+{
+    return p && i < p->count ? p->pairs[i].key : NULL;
+}
+
+const char *ipm_params_value_at(const ipm_params *p, size_t i)
+{
+    return p && i < p->count ? p->pairs[i].value : NULL;
+}
+
+/* ------------------------------------------------------------- parsing */
+
+/* A bare endpoint is "scheme://..." with no '=' before the "://". */
+static bool is_bare_endpoint(const char *s)
+{
+    const char *sep = strstr(s, "://");
+    if (!sep || sep == s || !isalpha((unsigned char)*s)) return false;
+    for (const char *c = s; c < sep; c++)
+        if (!isalnum((unsigned char)*c) && *c != '+' && *c != '-' && *c != '.')
+            return false;
+    return true;
+}
+
+static bool valid_key_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
+}
+
+/* Trim [*b, *e) in place of spaces/tabs. */
+static void trim(const char **b, const char **e)
+{
+    while (*b < *e && isspace((unsigned char)**b))
+        (*b)++;
+    while (*e > *b && isspace((unsigned char)(*e)[-1]))
+        (*e)--;
+}
+
+static ipm_status parse_error(const char *text, size_t column, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static ipm_status parse_error(const char *text, size_t column, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return ipm_set_error(IPM_ECONFIG, "connection string \"%s\": %s at column %zu", text,
+                         what, column);
+}
+
+static ipm_status add_pair(ipm_params *p, const char *text, const char *kb,
+                           const char *ke, const char *vb, const char *ve)
+{
+    char key[256];
+    size_t klen = (size_t)(ke - kb);
+    size_t col = (size_t)(kb - text) + 1;
+    if (klen == 0) return parse_error(text, col, "empty key before '='");
+    if (klen >= sizeof key)
+        return parse_error(text, col, "key longer than %zu characters", sizeof key - 1);
+    memcpy(key, kb, klen);
+    key[klen] = '\0';
+    for (size_t i = 0; i < klen; i++)
+        if (!valid_key_char(key[i]))
+            return parse_error(text, col,
+                               "key '%s' contains '%c' (keys are letters, digits, _ - .)",
+                               key, key[i]);
+    if (find(p, key)) return parse_error(text, col, "duplicate key '%s'", key);
+    char *value = strndup(vb, (size_t)(ve - vb));
+    if (!value) return ipm_set_error(IPM_ENOMEM, "ipm_params_parse: out of memory");
+    ipm_status st = ipm_params_set(p, key, value);
+    free(value);
+    return st;
+}
+
+/* Parse one "key = value" pair spanning [b, e), the value possibly quoted. */
+static ipm_status parse_pair(ipm_params *p, const char *text, const char *b,
+                             const char *e)
+{
+    const char *eq = memchr(b, '=', (size_t)(e - b));
+    const char *tb = b, *te = e;
+    trim(&tb, &te);
+    if (tb == te) return IPM_OK; /* an empty segment, e.g. after a trailing ';' */
+    if (!eq)
+        return parse_error(text, (size_t)(tb - text) + 1,
+                           "'%.*s' has no '=' (pairs are key=value)", (int)(te - tb), tb);
+    const char *kb = b, *ke = eq, *vb = eq + 1, *ve = e;
+    trim(&kb, &ke);
+    trim(&vb, &ve);
+    if (vb < ve && *vb == '"') {
+        const char *close = memchr(vb + 1, '"', (size_t)(ve - vb - 1));
+        if (!close || close != ve - 1)
+            return parse_error(text, (size_t)(vb - text) + 1,
+                               !close ? "unterminated quote"
+                                      : "text after a closing quote");
+        vb++;
+        ve--;
+    }
+    return add_pair(p, text, kb, ke, vb, ve);
+}
+
+ipm_status ipm_params_parse(const char *text, ipm_params **out)
+{
+    if (!out) return ipm_set_error(IPM_EINVAL, "ipm_params_parse: out is NULL");
+    *out = NULL;
+    if (!text)
+        return ipm_set_error(IPM_EINVAL, "ipm_params_parse: connection string is NULL");
+    ipm_params *p;
+    ipm_status st = ipm_params_new(&p);
+    if (st != IPM_OK) return st;
+
+    const char *b = text, *e = text + strlen(text);
+    trim(&b, &e);
+    if (b == e) {
+        ipm_params_free(p);
+        return ipm_set_error(IPM_ECONFIG,
+                             "connection string is empty: give an endpoint such as "
+                             "tcp://host:5555 or key=value pairs");
+    }
+    /* The scheme of a bare endpoint cannot hold '=', so "type=...://..." is
+     * never taken for one. */
+    if (is_bare_endpoint(b) && !memchr(b, ';', (size_t)(e - b))) {
+        char *endpoint = strndup(b, (size_t)(e - b));
+        st = endpoint ? ipm_params_set(p, "connection_string", endpoint) : IPM_ENOMEM;
+        free(endpoint);
+    } else {
+        /* Split on ';' outside double quotes. */
+        const char *seg = text;
+        bool quoted = false;
+        for (const char *c = text;; c++) {
+            if (*c == '"') quoted = !quoted;
+            if ((*c == ';' && !quoted) || *c == '\0') {
+                st = parse_pair(p, text, seg, c);
+                if (st != IPM_OK || *c == '\0') break;
+                seg = c + 1;
+            }
+        }
+    }
+    if (st != IPM_OK) {
+        ipm_params_free(p);
+        return st;
+    }
+    *out = p;
+    return IPM_OK;
+}
+
+/* --------------------------------------------------------------- getters */
+
+static ipm_status bad_value(const char *key, const char *value, const char *want)
+{
+    return ipm_set_error(IPM_ECONFIG, "key '%s' = '%s': %s", key, value, want);
+}
+
+ipm_status ipm_params_get_int(const ipm_params *p, const char *key, long long def,
+                              long long min, long long max, long long *out)
+{
+    if (!key || !out)
+        return ipm_set_error(IPM_EINVAL, "ipm_params_get_int: key or out is NULL");
+    const char *v = ipm_params_get(p, key);
+    if (!v) {
+        *out = def;
+        return IPM_OK;
+    }
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 0);
+    if (errno || end == v || *end) return bad_value(key, v, "not an integer");
+    if (n < min || n > max)
+        return ipm_set_error(IPM_ECONFIG, "key '%s' = %lld is out of range [%lld, %lld]",
+                             key, n, min, max);
+    *out = n;
+    return IPM_OK;
+}
+
+ipm_status ipm_params_get_size(const ipm_params *p, const char *key, uint64_t def,
+                               uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!key || !out)
+        return ipm_set_error(IPM_EINVAL, "ipm_params_get_size: key or out is NULL");
+    const char *v = ipm_params_get(p, key);
+    if (!v) {
+        *out = def;
+        return IPM_OK;
+    }
+    char *end;
+    errno = 0;
+    if (*v == '-') return bad_value(key, v, "not a size (a negative number)");
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || end == v)
+        return bad_value(
+            key, v, "not a size (use a number with an optional k, M, G, Ki, Mi, Gi)");
+    static const struct {
+        const char *suffix;
+        uint64_t mult;
+    } units[] = {{"", 1},           {"k", 1000},      {"K", 1000},      {"M", 1000000},
+                 {"G", 1000000000}, {"Ki", 1024},     {"Mi", 1 << 20},  {"Gi", 1 << 30},
+                 {"KiB", 1024},     {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}};
+    uint64_t mult = 0;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].suffix) == 0) mult = units[i].mult;
+    if (!mult) return bad_value(key, v, "unknown unit (use k, M, G, Ki, Mi or Gi)");
+    if (n > UINT64_MAX / mult) return bad_value(key, v, "too large");
+    uint64_t size = (uint64_t)n * mult;
+    if (size < min || size > max)
+        return ipm_set_error(IPM_ECONFIG, "key '%s' = %s is out of range [%llu, %llu]",
+                             key, v, (unsigned long long)min, (unsigned long long)max);
+    *out = size;
+    return IPM_OK;
+}
+
+ipm_status ipm_params_get_bool(const ipm_params *p, const char *key, bool def, bool *out)
+{
+    if (!key || !out)
+        return ipm_set_error(IPM_EINVAL, "ipm_params_get_bool: key or out is NULL");
+    const char *v = ipm_params_get(p, key);
+    if (!v) {
+        *out = def;
+        return IPM_OK;
+    }
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *out = true;
+            return IPM_OK;
+        }
+        if (strcasecmp(v, no[i]) == 0) {
+            *out = false;
+            return IPM_OK;
+        }
+    }
+    return bad_value(key, v, "not a boolean (use true/false, yes/no, on/off or 1/0)");
+}
+
+const char *ipm_params_get_str(const ipm_params *p, const char *key, const char *def)
+{
+    const char *v = ipm_params_get(p, key);
+    return v ? v : def;
+}
+
+/* ------------------------------------------------------------ key check */
+
+static bool known_key(const ipm_plugin *desc, const char *key)
+{
+    for (size_t i = 0; i < sizeof core_keys / sizeof core_keys[0]; i++)
+        if (strcmp(key, core_keys[i]) == 0) return true;
+    for (const char *const *k = desc->keys; k && *k; k++)
+        if (strcmp(key, *k) == 0) return true;
+    return false;
+}
+
+ipm_status ipm_params_check_keys(const ipm_params *p, const ipm_plugin *desc)
+{
+    if (!p || !desc)
+        return ipm_set_error(IPM_EINVAL, "ipm_params_check_keys: %s is NULL",
+                             !p ? "params" : "plugin");
+    for (size_t i = 0; i < p->count; i++) {
+        const char *key = p->pairs[i].key;
+        if (strcmp(key, "topics") == 0 && desc->role != IPM_ROLE_SUBSCRIBER)
+            return ipm_set_error(IPM_ECONFIG,
+                                 "key 'topics' applies only to subscribers, and %s is %s",
+                                 desc->name, ipm__role_name(desc->role));
+        if (known_key(desc, key)) continue;
+
+        const char *cands[64];
+        size_t n = 0;
+        for (size_t c = 0; c < sizeof core_keys / sizeof core_keys[0]; c++)
+            cands[n++] = core_keys[c];
+        for (const char *const *k = desc->keys; k && *k && n < 64; k++)
+            cands[n++] = *k;
+        const char *hint = ipm__suggest(key, cands, n);
+        if (hint)
+            return ipm_set_error(IPM_ECONFIG,
+                                 "unknown key '%s' for %s; did you mean '%s'?", key,
+                                 desc->name, hint);
+        char list[1024] = "";
+        size_t len = 0;
+        for (size_t c = 0; c < n && len < sizeof list; c++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", c ? ", " : "",
+                                    cands[c]);
+        return ipm_set_error(IPM_ECONFIG, "unknown key '%s' for %s; it accepts: %s", key,
+                             desc->name, list);
+    }
+    return IPM_OK;
+}

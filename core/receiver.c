@@ -1,0 +1,219 @@
+/* receiver.c — ipm_receiver: the checks of API.md §3 around a plugin's
+ * receive, message release, subscriptions and stats. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The core keeps the plugin that filled a message in opaque_[3] so that
+ * ipm_message_release needs nothing but the message. */
+#define MSG_PLUGIN_SLOT 3
+
+static ipm_status create(const char *type, unsigned roles, const char *want,
+                         ipm_receiver **out)
+{
+    if (!out) return ipm_set_error(IPM_EINVAL, "ipm_receiver_create: out is NULL");
+    *out = NULL;
+    const ipm_plugin *pl;
+    ipm_status st = ipm__plugin_for_role(type, roles, want, &pl);
+    if (st != IPM_OK) return st;
+    ipm_receiver *r = calloc(1, sizeof *r);
+    if (!r) return ipm_set_error(IPM_ENOMEM, "creating %s: out of memory", pl->name);
+    r->plugin = pl;
+    pthread_mutex_init(&r->op_lock, NULL);
+    pthread_mutex_init(&r->reg_lock, NULL);
+    st = pl->ops->create(&r->state);
+    if (st != IPM_OK) {
+        ipm__error_prefix("creating %s", pl->name);
+        pthread_mutex_destroy(&r->op_lock);
+        pthread_mutex_destroy(&r->reg_lock);
+        free(r);
+        return st;
+    }
+    *out = r;
+    return IPM_OK;
+}
+
+ipm_status ipm_receiver_create(const char *type, ipm_receiver **out)
+{
+    return create(type, (1u << IPM_ROLE_RECEIVER) | (1u << IPM_ROLE_SUBSCRIBER),
+                  "a receiver or subscriber", out);
+}
+
+ipm_status ipm_subscriber_create(const char *type, ipm_receiver **out)
+{
+    return create(type, 1u << IPM_ROLE_SUBSCRIBER, "a subscriber", out);
+}
+
+ipm_status ipm_receiver_connect(ipm_receiver *r, const ipm_params *p)
+{
+    if (!r || !p)
+        return ipm_set_error(IPM_EINVAL, "ipm_receiver_connect: %s is NULL",
+                             !r ? "receiver" : "params");
+    ipm_status st = ipm_params_check_keys(p, r->plugin);
+    if (st != IPM_OK) return st;
+    const char *cs = ipm_params_get(p, "connection_string");
+    if (!cs) cs = ipm_params_get(p, "connection_strings");
+    char *hint = cs ? ipm__strdup(cs) : NULL;
+    if (cs && !hint) return IPM_ENOMEM;
+
+    pthread_mutex_lock(&r->op_lock); /* a callback thread may be receiving */
+    st = r->plugin->ops->connect(r->state, p);
+    pthread_mutex_unlock(&r->op_lock);
+    if (st != IPM_OK) {
+        free(hint);
+        return st;
+    }
+    pthread_mutex_lock(&r->reg_lock);
+    free(r->endpoint_hint);
+    r->endpoint_hint = hint;
+    atomic_store(&r->connected, true);
+    /* A callback registered before connect starts receiving now. */
+    if (r->cb_fn && !r->worker) st = ipm__callback_start(r);
+    pthread_mutex_unlock(&r->reg_lock);
+    return st;
+}
+
+const char *ipm_receiver_endpoint(const ipm_receiver *r)
+{
+    if (!r || !atomic_load(&r->connected)) return NULL;
+    if (r->plugin->ops->endpoint) {
+        const char *e = r->plugin->ops->endpoint(r->state);
+        if (e) return e;
+    }
+    return r->endpoint_hint;
+}
+
+bool ipm_receiver_can_receive(const ipm_receiver *r)
+{
+    return r && atomic_load(&r->connected) && !atomic_load(&r->cb_registered);
+}
+
+static void bump(_Atomic uint64_t *counter, uint64_t by)
+{
+    /* One receiving thread at a time writes; any thread may read. */
+    atomic_store_explicit(counter,
+                          atomic_load_explicit(counter, memory_order_relaxed) + by,
+                          memory_order_relaxed);
+}
+
+/* Receive through the plugin and record what the core needs. Shared by
+ * ipm_receive and the callback thread; checks are done by the caller. */
+ipm_status ipm__receive_raw(ipm_receiver *r, ipm_message *msg, int timeout_ms)
+{
+    memset(msg, 0, sizeof *msg);
+    ipm_status st = r->plugin->ops->receive(r->state, msg, timeout_ms);
+    if (st != IPM_OK) {
+        memset(msg, 0, sizeof *msg);
+        return st;
+    }
+    if (!msg->metadata) {
+        msg->metadata = "";
+        msg->metadata_size = 0;
+    }
+    msg->opaque_[MSG_PLUGIN_SLOT] = (void *)(uintptr_t)r->plugin;
+    bump(&r->messages, 1);
+    bump(&r->bytes, msg->size);
+    return IPM_OK;
+}
+
+static ipm_status check_receive(ipm_receiver *r, ipm_message *msg, const char *fn)
+{
+    if (!r || !msg)
+        return ipm_set_error(IPM_EINVAL, "%s: %s is NULL", fn,
+                             !r ? "receiver" : "message");
+    memset(msg, 0, sizeof *msg);
+    if (!atomic_load(&r->connected))
+        return ipm_set_error(
+            IPM_ESTATE,
+            "%s on a %s that is not connected; call ipm_receiver_connect first", fn,
+            r->plugin->name);
+    if (atomic_load(&r->cb_registered))
+        return ipm_set_error(IPM_ESTATE,
+                             "%s: a callback owns this %s; unregister it with "
+                             "ipm_receiver_set_callback(r, NULL, NULL) first",
+                             fn, r->plugin->name);
+    return IPM_OK;
+}
+
+ipm_status ipm_receive(ipm_receiver *r, ipm_message *msg, int timeout_ms)
+{
+    ipm_status st = check_receive(r, msg, "ipm_receive");
+    return st == IPM_OK ? ipm__receive_raw(r, msg, timeout_ms) : st;
+}
+
+ipm_status ipm_receive_exact(ipm_receiver *r, ipm_message *msg, int timeout_ms,
+                             size_t required_size)
+{
+    ipm_status st = check_receive(r, msg, "ipm_receive_exact");
+    if (st == IPM_OK) st = ipm__receive_raw(r, msg, timeout_ms);
+    if (st == IPM_OK && msg->size != required_size)
+        return ipm_set_error(
+            IPM_ESIZE,
+            "ipm_receive_exact: received %zu bytes on %s, but %zu were "
+            "required; the message is consumed and must still be released",
+            msg->size, r->plugin->name, required_size);
+    return st;
+}
+
+void ipm_message_release(ipm_message *msg)
+{
+    if (!msg) return;
+    const ipm_plugin *pl = msg->opaque_[MSG_PLUGIN_SLOT];
+    if (pl) pl->ops->release(msg);
+    memset(msg, 0, sizeof *msg);
+}
+
+static ipm_status subscription(ipm_receiver *r, const char *topic, bool on)
+{
+    const char *fn = on ? "ipm_subscribe" : "ipm_unsubscribe";
+    if (!r || !topic)
+        return ipm_set_error(IPM_EINVAL, "%s: %s is NULL", fn, !r ? "receiver" : "topic");
+    if (r->plugin->role != IPM_ROLE_SUBSCRIBER)
+        return ipm_set_error(IPM_ENOTSUP, "%s: %s is %s; only subscribers take topics",
+                             fn, r->plugin->name, ipm__role_name(r->plugin->role));
+    pthread_mutex_lock(&r->op_lock);
+    ipm_status st = on ? r->plugin->ops->subscribe(r->state, topic)
+                       : r->plugin->ops->unsubscribe(r->state, topic);
+    pthread_mutex_unlock(&r->op_lock);
+    return st;
+}
+
+ipm_status ipm_subscribe(ipm_receiver *r, const char *topic)
+{
+    return subscription(r, topic, true);
+}
+
+ipm_status ipm_unsubscribe(ipm_receiver *r, const char *topic)
+{
+    return subscription(r, topic, false);
+}
+
+void ipm_receiver_stats(const ipm_receiver *r, ipm_stats *out)
+{
+    if (!out) return;
+    *out = (ipm_stats){0, 0, 0};
+    if (!r) return;
+    out->messages = atomic_load_explicit(&r->messages, memory_order_relaxed);
+    out->bytes = atomic_load_explicit(&r->bytes, memory_order_relaxed);
+    if (r->plugin->ops->dropped) out->dropped = r->plugin->ops->dropped(r->state);
+}
+
+void ipm_receiver_destroy(ipm_receiver *r)
+{
+    if (!r) return;
+    pthread_mutex_lock(&r->reg_lock);
+    r->cb_fn = NULL;
+    r->cb_user = NULL;
+    atomic_store(&r->cb_registered, false);
+    struct ipm_callback_worker *w = ipm__callback_detach(r);
+    pthread_mutex_unlock(&r->reg_lock);
+    ipm__callback_finish(w);
+    r->plugin->ops->destroy(r->state);
+    pthread_mutex_destroy(&r->op_lock);
+    pthread_mutex_destroy(&r->reg_lock);
+    free(r->endpoint_hint);
+    free(r);
+}
