@@ -1,0 +1,3 @@
+# Core tests: params and connection strings, INI files, the loader's search
+# and messages, errors. They need no transport plugin (static descriptors).
+ipm_add_test(core_params SOURCES core_params.c LABELS core)
