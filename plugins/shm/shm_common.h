@@ -1,0 +1,268 @@
+/*
+ * shm_common.h — what the four shared-memory plugins (ShmPublisher,
+ * ShmSubscriber, ShmSender, ShmReceiver) share: the segment layout in
+ * /dev/shm, creating/reclaiming/attaching/validating segments, owner liveness,
+ * futex wait/wake with an optional spin phase, the /dev/shm watch used while
+ * no owner exists, and the buffers handed out by receive.
+ *
+ * Each plugin .so links its own copy of these (hidden) functions; the shared
+ * memory itself is the only thing the processes share. docs/shm.md describes
+ * the layout and the crash semantics for users.
+ *
+ * Memory ordering: every word that two processes touch is a C11 atomic in the
+ * segment. The data bytes themselves are plain memory, published by a release
+ * store of a position and read after an acquire load of it (queue), or read
+ * optimistically and validated afterwards, seqlock style (broadcast ring).
+ */
+#ifndef IPM_SHM_COMMON_H
+#define IPM_SHM_COMMON_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ipm/plugin.h>
+
+#define IPM_SHM_MAGIC 0x00004D48534D5049ull /* "IPMSHM\0\0" in memory order */
+#define IPM_SHM_VERSION 1u                  /* bump on any layout change */
+#define IPM_SHM_LINE 64                     /* cache line: producer/consumer split */
+#define IPM_SHM_REC_ALIGN 32u               /* records start on 32-byte boundaries */
+#define IPM_SHM_MAX_METADATA 255u           /* bytes of topic/metadata, without NUL */
+#define IPM_SHM_SLOTS 64u                   /* subscribers per ring */
+#define IPM_SHM_NAME_MAX 200                /* NAME of shm://NAME */
+#define IPM_SHM_LIVENESS_NS (100 * 1000 * 1000ll) /* bounded sleeps, owner checks */
+
+enum { IPM_SHM_KIND_RING = 1, IPM_SHM_KIND_QUEUE = 2 };
+enum { IPM_SHM_REC_MSG = 1, IPM_SHM_REC_PAD = 2 };
+
+/* A claim on a role in a segment: a ring subscriber's slot, or the queue's
+ * single producer. pid 0 = free. A claim whose process is dead (pid gone,
+ * zombie, or pid reused: start time differs) may be taken over. */
+typedef struct ipm__shm_claim {
+    _Atomic int32_t pid;
+    _Atomic uint32_t sleeping; /* 1 while counted in the waiter count */
+    _Atomic uint64_t start;    /* /proc/<pid>/stat field 22 of the claimant */
+    unsigned char pad_[IPM_SHM_LINE - 16];
+} ipm__shm_claim;
+
+/*
+ * The segment header, at offset 0 of the file. Lines are separated so that
+ * the writer's hot words, the readers' hot words and the rarely written words
+ * never share a cache line.
+ */
+typedef struct ipm__shm_header {
+    /* line 0: written once by the creator before the file gets its name */
+    uint64_t magic;
+    uint32_t version;
+    uint32_t kind;
+    uint64_t total_size;       /* bytes of the file */
+    uint64_t capacity;         /* data area bytes, a power of two */
+    uint64_t max_message_size; /* largest payload accepted */
+    uint64_t data_offset;      /* from the start of the file */
+    int32_t owner_pid;         /* creator: the publisher or the receiver */
+    uint32_t slot_count;       /* subscriber claims after the header (ring) */
+    uint64_t owner_start;      /* creator's start time, detects pid reuse */
+
+    /* line 1: owner status, written at most twice */
+    _Atomic uint32_t closed; /* 1: the owner left (cleanly or replaced) */
+    unsigned char pad1_[IPM_SHM_LINE - 4];
+
+    /* line 2: written by the producer on every message */
+    _Atomic uint64_t head;       /* byte position after the last whole record */
+    _Atomic uint64_t tail;       /* ring: oldest intact record position */
+    _Atomic uint64_t pubver;     /* ring: 2 x messages published, odd while
+                                    writing (seqlock for attach snapshots) */
+    _Atomic uint32_t data_word;  /* futex: bumped when a reader sleeps */
+    unsigned char pad2_[IPM_SHM_LINE - 28];
+
+    /* line 3: readers about to sleep on data_word (ring: a count of slots
+     * with sleeping=1; queue: 0/1 for the consumer) */
+    _Atomic uint32_t data_waiters;
+    unsigned char pad3_[IPM_SHM_LINE - 4];
+
+    /* line 4: queue consumer position, written on every message */
+    _Atomic uint64_t consumed;
+    unsigned char pad4_[IPM_SHM_LINE - 8];
+
+    /* line 5: queue producer sleeping on a full queue */
+    _Atomic uint32_t space_word;    /* futex: bumped when the producer sleeps */
+    _Atomic uint32_t space_waiters; /* 0/1 */
+    unsigned char pad5_[IPM_SHM_LINE - 8];
+
+    /* line 6: the queue's single producer */
+    ipm__shm_claim producer;
+} ipm__shm_header;
+
+/* Every record in the data area starts with this, 32-byte aligned. A record
+ * is never split at the end of the area: a PAD record fills the rest. */
+typedef struct ipm__shm_rec {
+    uint64_t seq;  /* message number from 0; for PAD, the next message's */
+    uint64_t size; /* payload bytes */
+    uint64_t len;  /* whole record bytes, multiple of IPM_SHM_REC_ALIGN */
+    uint32_t meta_size;
+    uint32_t type; /* IPM_SHM_REC_MSG or IPM_SHM_REC_PAD */
+} ipm__shm_rec;
+/* then metadata, its NUL, then the payload */
+
+/* Settings from the connection parameters. */
+typedef struct ipm__shm_config {
+    char name[IPM_SHM_NAME_MAX + 1];
+    char endpoint[IPM_SHM_NAME_MAX + 8];
+    uint64_t capacity;         /* buffer_size rounded up to a power of two */
+    uint64_t max_message_size; /* payload limit */
+    int64_t spin_ns;           /* spin_us in ns */
+    unsigned mode;             /* permissions for creators */
+} ipm__shm_config;
+
+/* A mapped segment, private to one process. */
+typedef struct ipm__shm_seg {
+    int fd;
+    size_t size;
+    ipm__shm_header *hdr;
+    ipm__shm_claim *slots; /* ring only */
+    unsigned char *data;
+    uint64_t cap;
+    uint64_t max_message_size;
+    dev_t dev;
+    ino_t ino;
+    bool owner; /* this process created it */
+    char name[IPM_SHM_NAME_MAX + 1];
+} ipm__shm_seg;
+
+/* ------------------------------------------------------------ params */
+
+/* Parse connection_string (or, when allow_list, the first of
+ * connection_strings; the caller handles the rest with ipm__shm_parse_name),
+ * buffer_size, max_message_size, spin_us, permissions. type names the plugin
+ * in messages. IPM_ECONFIG / IPM_ECONNECT with the key or endpoint named. */
+ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type, const char *endpoint,
+                                 ipm__shm_config *out);
+
+/* Check "shm://NAME" and copy NAME to name (IPM_SHM_NAME_MAX + 1 bytes). */
+ipm_status ipm__shm_parse_name(const char *endpoint, const char *type, char *name);
+
+/* Bytes of a record holding meta_size + size bytes of content. */
+static inline uint64_t ipm__shm_rec_len(size_t meta_size, size_t size)
+{
+    uint64_t n = sizeof(ipm__shm_rec) + (uint64_t)meta_size + 1 + (uint64_t)size;
+    return (n + IPM_SHM_REC_ALIGN - 1) & ~(uint64_t)(IPM_SHM_REC_ALIGN - 1);
+}
+
+/* Size of the whole segment file for a kind and capacity. */
+uint64_t ipm__shm_segment_size(uint32_t kind, uint64_t capacity);
+
+/* ---------------------------------------------------------- segments */
+
+/*
+ * Create segment NAME as owner (publisher or receiver), kind as given.
+ * The file is built unnamed (O_TMPFILE) and linked to /dev/shm/NAME only when
+ * complete, so nobody ever attaches to a half-built segment. An existing
+ * segment whose owner is dead or gone is reclaimed: it is marked closed (its
+ * waiters are woken) and replaced. A live owner, a foreign or corrupt file,
+ * or another layout version is refused with IPM_ECONNECT and a message.
+ */
+ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *type,
+                           ipm__shm_seg *out);
+
+/*
+ * Attach to /dev/shm/NAME as a non-owner. Returns IPM_OK, IPM_ETIMEDOUT
+ * when there is no such file or it belongs to a dead/closed owner (nothing to
+ * attach to yet: a message is set but callers usually wait and retry), or
+ * IPM_ECONNECT for a foreign, corrupt, wrong-version or wrong-kind file.
+ */
+ipm_status ipm__shm_attach(const char *name, uint32_t kind, const char *type,
+                           ipm__shm_seg *out);
+
+/* Unmap and close. An owner first marks the segment closed, wakes every
+ * sleeper, and removes the name if it still refers to this segment. */
+void ipm__shm_detach(ipm__shm_seg *s);
+
+/* True if the owner of s is alive and has not closed it. */
+bool ipm__shm_owner_alive(const ipm__shm_seg *s);
+
+/* ---------------------------------------------------------- liveness */
+
+/* Start time of this process (field 22 of /proc/self/stat), cached per pid. */
+uint64_t ipm__shm_self_start(void);
+
+/* False if pid is gone, a zombie, or (start != 0) a different process. */
+bool ipm__shm_alive(int32_t pid, uint64_t start);
+
+/* Claim a free or dead claim for this process. If the dead claimant was
+ * counted as sleeping, waiters (may be NULL) is decremented. */
+bool ipm__shm_claim_take(ipm__shm_claim *c, _Atomic uint32_t *waiters);
+
+/* Give a claim back. */
+void ipm__shm_claim_drop(ipm__shm_claim *c);
+
+/* ------------------------------------------------------------- waits */
+
+/* Sleep while *word == expected, at most timeout_ns (< 0: forever). Returns
+ * when woken, on mismatch, on timeout or signal; the caller re-checks. */
+void ipm__shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns);
+
+/* Wake every sleeper on word; returns how many were woken. */
+int ipm__shm_futex_wake(_Atomic uint32_t *word);
+
+/* Sleep until any words[i] != expected[i] or timeout_ns passes (n <= 128).
+ * Uses futex_waitv; falls back to waiting on the first word only. */
+void ipm__shm_futex_waitv(_Atomic uint32_t *const *words, const uint32_t *expected, int n,
+                          int64_t timeout_ns);
+
+/* Spin-pause hint for busy waits. */
+static inline void ipm__shm_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#else
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+/* Time left until deadline (ns; -1 none), clamped to [0, cap]; -1 if none
+ * and cap < 0. */
+int64_t ipm__shm_wait_ns(int64_t deadline, int64_t cap);
+
+/*
+ * Wait for a change in /dev/shm (a segment being created or replaced), at
+ * most timeout_ns (< 0: forever). *fd holds an inotify descriptor created on
+ * first use (-1 before); the caller closes it. Always arm (timeout 0) before
+ * checking for the segment, then wait, so that no creation is missed.
+ * Returns true if something changed (or on first use, or without inotify).
+ */
+bool ipm__shm_watch_wait(int *fd, int64_t timeout_ns);
+
+/* --------------------------------------------------------- messages */
+
+/*
+ * Buffers handed out by receive. A pool keeps one spare buffer so that a
+ * receive/release loop does not allocate; pool and buffers are reference
+ * counted, so release works after the receiver is destroyed and from any
+ * thread. msg->opaque_[0] holds the buffer.
+ */
+typedef struct ipm__shm_pool ipm__shm_pool;
+ipm__shm_pool *ipm__shm_pool_new(void);
+void ipm__shm_pool_unref(ipm__shm_pool *p); /* NULL-safe */
+
+/* A buffer with room for size + meta_size + 1 bytes; *data and *meta point
+ * into it. NULL on allocation failure. */
+void *ipm__shm_buf_get(ipm__shm_pool *p, uint64_t size, uint32_t meta_size,
+                       unsigned char **data, char **meta);
+/* Give back a buffer unused (e.g. its copy turned out torn). */
+void ipm__shm_buf_put(void *buf);
+/* Fill msg from buf (data first, then metadata with its NUL). */
+void ipm__shm_buf_fill(void *buf, ipm_message *msg, uint64_t size, uint32_t meta_size);
+/* The release operation of the receivers. */
+void ipm__shm_release(ipm_message *msg);
+
+/* Copies out of / into the shared data area (n may be 0). A ring reader's
+ * copy may race with the writer by design (seqlock: validated afterwards).
+ * Plain memcpy, except under ThreadSanitizer. */
+void ipm__shm_copy_out(void *dst, const void *src, size_t n);
+void ipm__shm_copy_in(void *dst, const void *src, size_t n);
+
+#endif /* IPM_SHM_COMMON_H */

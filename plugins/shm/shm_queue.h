@@ -1,0 +1,48 @@
+/*
+ * shm_queue.h — the lossless single-producer/single-consumer queue of
+ * ShmSender/ShmReceiver. Variable-size records in a byte ring; the producer
+ * owns head, the consumer owns consumed, on separate cache lines; each side
+ * caches the other's position and re-reads it only when it seems to have
+ * run out (of data or of room). A record is published by the release store
+ * of head after it is wholly written, so a full queue or a crash leaves
+ * nothing half-written in view of the consumer.
+ */
+#ifndef IPM_SHM_QUEUE_H
+#define IPM_SHM_QUEUE_H
+
+#include "shm_common.h"
+
+typedef struct ipm__shm_queue_writer {
+    uint64_t head;     /* next write position */
+    uint64_t consumed; /* last seen consumer position */
+} ipm__shm_queue_writer;
+
+typedef struct ipm__shm_queue_reader {
+    uint64_t pos;  /* next read position */
+    uint64_t head; /* last seen producer position */
+} ipm__shm_queue_reader;
+
+/* Continue where the segment's positions are (a new producer). */
+void ipm__shm_queue_writer_init(const ipm__shm_seg *s, ipm__shm_queue_writer *w);
+
+/* True if a record of len bytes (ipm__shm_rec_len) fits now. */
+bool ipm__shm_queue_has_room(const ipm__shm_seg *s, ipm__shm_queue_writer *w, uint64_t len);
+
+/* Append one message; has_room must have returned true for it. Wakes the
+ * consumer only if it is sleeping. */
+void ipm__shm_queue_write(ipm__shm_seg *s, ipm__shm_queue_writer *w, const void *data,
+                          size_t size, const char *meta, size_t meta_size);
+
+/* Take the next message into a pool buffer and fill msg; frees its room
+ * and wakes a sleeping producer. 1 = message, 0 = empty, -1 = corrupt or no
+ * memory (error set). */
+int ipm__shm_queue_read(ipm__shm_seg *s, ipm__shm_queue_reader *r, ipm__shm_pool *pool,
+                        ipm_message *msg);
+
+/* True if the producer has published beyond r (one load). */
+static inline bool ipm__shm_queue_ready(const ipm__shm_seg *s, const ipm__shm_queue_reader *r)
+{
+    return atomic_load_explicit(&s->hdr->head, memory_order_acquire) != r->pos;
+}
+
+#endif

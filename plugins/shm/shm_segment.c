@@ -1,0 +1,511 @@
+/*
+ * shm_segment.c — segments in /dev/shm: connection parameters, creating a
+ * segment atomically (O_TMPFILE + linkat), reclaiming one whose owner died,
+ * attaching and validating, removing the name when the owner leaves, and the
+ * pid + start-time liveness test behind all of it.
+ *
+ * Why link an unnamed file instead of shm_open(O_CREAT|O_EXCL): attachers
+ * then never see a half-initialised segment, so a bad magic always means a
+ * foreign or corrupt file, never "too early". Changes of the name (link,
+ * unlink on reclaim, unlink on close) happen under flock() of the existing
+ * file so that a reclaiming publisher and a leaving one never remove each
+ * other's segment.
+ */
+#define _GNU_SOURCE
+#include "shm_common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SHM_DIR "/dev/shm"
+#define DEFAULT_BUFFER_SIZE (8ull << 20)
+#define DEFAULT_MAX_MESSAGE (1ull << 20)
+
+/* ------------------------------------------------------------ params */
+
+ipm_status ipm__shm_parse_name(const char *endpoint, const char *type, char *name)
+{
+    static const char scheme[] = "shm://";
+    if (endpoint == NULL || strncmp(endpoint, scheme, sizeof scheme - 1) != 0)
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s: endpoint '%s' is not of the form shm://NAME", type,
+                             endpoint ? endpoint : "(none)");
+    const char *n = endpoint + sizeof scheme - 1;
+    size_t len = strlen(n);
+    if (len == 0 || len > IPM_SHM_NAME_MAX || n[0] == '.')
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s: endpoint '%s': NAME must be 1 to %d characters and not "
+                             "start with '.'",
+                             type, endpoint, IPM_SHM_NAME_MAX);
+    for (size_t i = 0; i < len; i++) {
+        char ch = n[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+        if (!ok)
+            return ipm_set_error(IPM_ECONNECT,
+                                 "%s: endpoint '%s': NAME may hold only letters, digits, "
+                                 "'.', '_' and '-' (it names /dev/shm/NAME)",
+                                 type, endpoint);
+    }
+    memcpy(name, n, len + 1);
+    return IPM_OK;
+}
+
+static uint64_t round_pow2(uint64_t v)
+{
+    uint64_t p = 1;
+    while (p < v)
+        p <<= 1;
+    return p;
+}
+
+ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type, const char *endpoint,
+                                 ipm__shm_config *out)
+{
+    memset(out, 0, sizeof *out);
+    ipm_status st = ipm__shm_parse_name(endpoint, type, out->name);
+    if (st != IPM_OK)
+        return st;
+    snprintf(out->endpoint, sizeof out->endpoint, "shm://%s", out->name);
+
+    uint64_t buf;
+    st = ipm_params_get_size(p, "buffer_size", DEFAULT_BUFFER_SIZE, 4096, 1ull << 40, &buf);
+    if (st != IPM_OK)
+        return st;
+    out->capacity = round_pow2(buf);
+
+    /* A record must fit in half the ring so that wrapping (pad + record)
+     * always fits; see ipm__shm_rec_len. */
+    uint64_t overhead = ipm__shm_rec_len(IPM_SHM_MAX_METADATA, 0);
+    uint64_t limit = out->capacity / 2 - overhead;
+    uint64_t def = DEFAULT_MAX_MESSAGE < limit ? DEFAULT_MAX_MESSAGE : limit;
+    uint64_t max;
+    st = ipm_params_get_size(p, "max_message_size", def, 0, UINT64_MAX / 4, &max);
+    if (st != IPM_OK)
+        return st;
+    if (max > limit)
+        return ipm_set_error(IPM_ECONFIG,
+                             "%s %s: max_message_size=%llu needs buffer_size of at least "
+                             "%llu (2 x (max_message_size + %llu bytes of record "
+                             "overhead)); buffer_size is %llu",
+                             type, out->endpoint, (unsigned long long)max,
+                             (unsigned long long)(2 * (max + overhead)),
+                             (unsigned long long)overhead,
+                             (unsigned long long)out->capacity);
+    out->max_message_size = max;
+
+    long long spin;
+    st = ipm_params_get_int(p, "spin_us", 0, 0, 10 * 1000 * 1000, &spin);
+    if (st != IPM_OK)
+        return st;
+    out->spin_ns = (int64_t)spin * 1000;
+
+    const char *perm = ipm_params_get_str(p, "permissions", "0600");
+    char *end = NULL;
+    errno = 0;
+    long mode = strtol(perm, &end, 8);
+    if (errno != 0 || end == perm || *end != '\0' || mode < 0 || mode > 0777 ||
+        (mode & 0600) != 0600)
+        return ipm_set_error(IPM_ECONFIG,
+                             "%s %s: permissions='%s' is not an octal mode between 0600 and "
+                             "0777 (the owner needs read and write)",
+                             type, out->endpoint, perm);
+    out->mode = (unsigned)mode;
+    return IPM_OK;
+}
+
+uint64_t ipm__shm_segment_size(uint32_t kind, uint64_t capacity)
+{
+    uint64_t off = sizeof(ipm__shm_header);
+    if (kind == IPM_SHM_KIND_RING)
+        off += (uint64_t)IPM_SHM_SLOTS * sizeof(ipm__shm_claim);
+    off = (off + 4095) & ~(uint64_t)4095;
+    return off + capacity;
+}
+
+/* ---------------------------------------------------------- liveness */
+
+/* Field 3 (state) and field 22 (starttime) of /proc/<pid>/stat. */
+static bool read_stat(const char *path, char *state, uint64_t *start)
+{
+    char buf[1024];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    /* The command name (field 2) may hold spaces and ')': skip to the last. */
+    char *p = strrchr(buf, ')');
+    if (p == NULL || p[1] != ' ')
+        return false;
+    p += 2;
+    *state = *p;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (p == NULL)
+            return false;
+        p++;
+    }
+    *start = strtoull(p, NULL, 10);
+    return true;
+}
+
+uint64_t ipm__shm_self_start(void)
+{
+    static _Atomic int32_t cached_pid;
+    static _Atomic uint64_t cached_start;
+    int32_t me = (int32_t)getpid();
+    if (atomic_load(&cached_pid) == me)
+        return atomic_load(&cached_start);
+    char state;
+    uint64_t start = 0;
+    if (!read_stat("/proc/self/stat", &state, &start))
+        start = 0; /* no /proc: liveness falls back to kill(pid, 0) */
+    atomic_store(&cached_start, start);
+    atomic_store(&cached_pid, me);
+    return start;
+}
+
+bool ipm__shm_alive(int32_t pid, uint64_t start)
+{
+    if (pid <= 0)
+        return false;
+    if (pid == (int32_t)getpid())
+        return start == 0 || start == ipm__shm_self_start();
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return false;
+    char path[64], state;
+    uint64_t st;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (!read_stat(path, &state, &st))
+        return errno != ENOENT;
+    if (state == 'Z' || state == 'X')
+        return false;
+    return start == 0 || st == start;
+}
+
+bool ipm__shm_claim_take(ipm__shm_claim *c, _Atomic uint32_t *waiters)
+{
+    int32_t me = (int32_t)getpid();
+    int32_t cur = atomic_load(&c->pid);
+    if (cur != 0 && ipm__shm_alive(cur, atomic_load(&c->start)))
+        return false;
+    if (!atomic_compare_exchange_strong(&c->pid, &cur, me))
+        return false;
+    /* The previous claimant may have died while counted as sleeping. */
+    uint32_t one = 1;
+    if (atomic_compare_exchange_strong(&c->sleeping, &one, 0) && waiters != NULL)
+        atomic_fetch_sub(waiters, 1);
+    atomic_store(&c->start, ipm__shm_self_start());
+    return true;
+}
+
+void ipm__shm_claim_drop(ipm__shm_claim *c)
+{
+    atomic_store(&c->start, 0);
+    atomic_store(&c->pid, 0);
+}
+
+/* ---------------------------------------------------------- segments */
+
+static void make_path(char *path, size_t cap, const char *name)
+{
+    snprintf(path, cap, SHM_DIR "/%s", name);
+}
+
+static const char *kind_type(uint32_t kind)
+{
+    return kind == IPM_SHM_KIND_RING ? "ShmPublisher ring" : "ShmReceiver queue";
+}
+
+/* Check a mapped header against what an ipm segment of kind must look like;
+ * size is the file's size. IPM_ECONNECT with a message on any mismatch. */
+static ipm_status validate(const ipm__shm_header *h, uint64_t size, uint32_t kind,
+                           const char *type, const char *name)
+{
+    if (size < sizeof *h || h->magic != IPM_SHM_MAGIC)
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s shm://%s: /dev/shm/%s is not an ipm shared-memory segment "
+                             "(foreign or corrupt file, %llu bytes); refusing to use it. "
+                             "Remove it if it is stale",
+                             type, name, name, (unsigned long long)size);
+    if (h->version != IPM_SHM_VERSION)
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s shm://%s: segment has layout version %u, this plugin "
+                             "reads version %u; use the same ipm version on both sides",
+                             type, name, h->version, IPM_SHM_VERSION);
+    if (h->kind != kind)
+        return ipm_set_error(IPM_ECONNECT, "%s shm://%s: the segment is a %s, not a %s",
+                             type, name, kind_type(h->kind), kind_type(kind));
+    uint64_t cap = h->capacity;
+    bool pow2 = cap >= 4096 && (cap & (cap - 1)) == 0;
+    if (!pow2 || h->total_size != size || h->total_size != ipm__shm_segment_size(kind, cap) ||
+        h->data_offset != size - cap ||
+        ipm__shm_rec_len(IPM_SHM_MAX_METADATA, h->max_message_size) > cap / 2 ||
+        (kind == IPM_SHM_KIND_RING && h->slot_count != IPM_SHM_SLOTS))
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s shm://%s: segment header is corrupt (capacity %llu, size "
+                             "%llu of %llu bytes); refusing to use it",
+                             type, name, (unsigned long long)cap,
+                             (unsigned long long)h->total_size, (unsigned long long)size);
+    return IPM_OK;
+}
+
+static ipm_status map_file(int fd, size_t size, bool populate, void **out)
+{
+    int flags = MAP_SHARED | (populate ? MAP_POPULATE : 0);
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, fd, 0);
+    if (m == MAP_FAILED) {
+        *out = NULL;
+        return errno == ENOMEM ? IPM_ENOMEM : IPM_ESYS;
+    }
+    *out = m;
+    return IPM_OK;
+}
+
+static void fill_seg(ipm__shm_seg *s, int fd, void *base, size_t size, const struct stat *st,
+                     const char *name, bool owner)
+{
+    s->fd = fd;
+    s->size = size;
+    s->hdr = base;
+    s->slots = (ipm__shm_claim *)((unsigned char *)base + sizeof(ipm__shm_header));
+    s->data = (unsigned char *)base + s->hdr->data_offset;
+    s->cap = s->hdr->capacity;
+    s->max_message_size = s->hdr->max_message_size;
+    s->dev = st->st_dev;
+    s->ino = st->st_ino;
+    s->owner = owner;
+    snprintf(s->name, sizeof s->name, "%s", name);
+}
+
+static void wake_all(ipm__shm_header *h)
+{
+    atomic_fetch_add(&h->data_word, 1);
+    ipm__shm_futex_wake(&h->data_word);
+    atomic_fetch_add(&h->space_word, 1);
+    ipm__shm_futex_wake(&h->space_word);
+}
+
+/* True if path still names the file open as fd (same device and inode). */
+static bool same_file(const char *path, const struct stat *mine)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && st.st_dev == mine->st_dev && st.st_ino == mine->st_ino;
+}
+
+/* The name exists: reclaim it if its owner is dead or gone (IPM_OK, the
+ * caller retries the link), or refuse. */
+static ipm_status reclaim(const char *path, const ipm__shm_config *c, uint32_t kind,
+                          const char *type)
+{
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return IPM_OK; /* removed meanwhile: retry */
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s %s: %s exists and cannot be opened (%s); is it another "
+                             "user's segment?",
+                             type, c->endpoint, path, strerror(errno));
+    }
+    ipm_status rc = IPM_OK;
+    void *m = NULL;
+    struct stat st;
+    if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0) {
+        rc = ipm_set_error(IPM_ESYS, "%s %s: cannot lock %s: %s", type, c->endpoint, path,
+                           strerror(errno));
+        goto out;
+    }
+    if (!same_file(path, &st))
+        goto out; /* replaced meanwhile: retry */
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(ipm__shm_header)) {
+        rc = validate(&(ipm__shm_header){0}, (uint64_t)st.st_size, kind, type, c->name);
+        goto out;
+    }
+    if (map_file(fd, sizeof(ipm__shm_header), false, &m) != IPM_OK) {
+        rc = ipm_set_error(IPM_ESYS, "%s %s: cannot map %s: %s", type, c->endpoint, path,
+                           strerror(errno));
+        goto out;
+    }
+    ipm__shm_header *h = m;
+    if (h->magic != IPM_SHM_MAGIC || h->version != IPM_SHM_VERSION || h->kind != kind) {
+        rc = validate(h, (uint64_t)st.st_size, kind, type, c->name);
+        goto out;
+    }
+    if (!atomic_load(&h->closed) && ipm__shm_alive(h->owner_pid, h->owner_start)) {
+        rc = ipm_set_error(IPM_ECONNECT,
+                           "%s %s: a live %s owns this name (pid %d); only one may "
+                           "create it",
+                           type, c->endpoint,
+                           kind == IPM_SHM_KIND_RING ? "ShmPublisher" : "ShmReceiver",
+                           (int)h->owner_pid);
+        goto out;
+    }
+    /* Dead owner: tell everyone still attached, then drop the name. */
+    ipm_log(IPM_LOG_INFO, "%s %s: reclaiming segment of dead owner pid %d", type,
+            c->endpoint, (int)h->owner_pid);
+    atomic_store(&h->closed, 1);
+    wake_all(h);
+    if (unlink(path) != 0 && errno != ENOENT)
+        rc = ipm_set_error(IPM_ECONNECT, "%s %s: cannot remove stale %s: %s", type,
+                           c->endpoint, path, strerror(errno));
+out:
+    if (m != NULL)
+        munmap(m, sizeof(ipm__shm_header));
+    close(fd); /* drops the lock */
+    return rc;
+}
+
+ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *type,
+                           ipm__shm_seg *out)
+{
+    char path[IPM_SHM_NAME_MAX + 16], fdpath[64];
+    make_path(path, sizeof path, c->name);
+    uint64_t size = ipm__shm_segment_size(kind, c->capacity);
+    void *m = NULL;
+    ipm_status rc;
+
+    int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)c->mode);
+    if (fd < 0)
+        return ipm_set_error(IPM_ECONNECT, "%s %s: cannot create a file in " SHM_DIR ": %s",
+                             type, c->endpoint, strerror(errno));
+    if (fchmod(fd, (mode_t)c->mode) != 0 || ftruncate(fd, (off_t)size) != 0) {
+        rc = ipm_set_error(IPM_ECONNECT, "%s %s: cannot size a %llu-byte segment: %s",
+                           type, c->endpoint, (unsigned long long)size, strerror(errno));
+        goto fail;
+    }
+    rc = map_file(fd, size, true, &m);
+    if (rc != IPM_OK) {
+        ipm_set_error(rc, "%s %s: cannot map %llu bytes: %s", type, c->endpoint,
+                      (unsigned long long)size, strerror(errno));
+        goto fail;
+    }
+    ipm__shm_header *h = m;
+    h->magic = IPM_SHM_MAGIC;
+    h->version = IPM_SHM_VERSION;
+    h->kind = kind;
+    h->total_size = size;
+    h->capacity = c->capacity;
+    h->max_message_size = c->max_message_size;
+    h->data_offset = size - c->capacity;
+    h->owner_pid = (int32_t)getpid();
+    h->slot_count = kind == IPM_SHM_KIND_RING ? IPM_SHM_SLOTS : 0;
+    h->owner_start = ipm__shm_self_start();
+    /* Everything else is zero from ftruncate. The link below publishes the
+     * file; the kernel orders it after these stores for any opener. */
+
+    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+    for (int attempt = 0;; attempt++) {
+        if (linkat(AT_FDCWD, fdpath, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+            break;
+        if (errno != EEXIST || attempt >= 16) {
+            rc = ipm_set_error(IPM_ECONNECT, "%s %s: cannot create %s: %s", type,
+                               c->endpoint, path,
+                               errno == EEXIST ? "it keeps being re-created" : strerror(errno));
+            goto fail;
+        }
+        rc = reclaim(path, c, kind, type);
+        if (rc != IPM_OK)
+            goto fail;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = ipm_set_error(IPM_ESYS, "%s %s: fstat: %s", type, c->endpoint, strerror(errno));
+        unlink(path);
+        goto fail;
+    }
+    fill_seg(out, fd, m, size, &st, c->name, true);
+    return IPM_OK;
+fail:
+    if (m != NULL)
+        munmap(m, size);
+    close(fd);
+    return rc;
+}
+
+ipm_status ipm__shm_attach(const char *name, uint32_t kind, const char *type,
+                           ipm__shm_seg *out)
+{
+    char path[IPM_SHM_NAME_MAX + 16];
+    make_path(path, sizeof path, name);
+    const char *owner = kind == IPM_SHM_KIND_RING ? "ShmPublisher" : "ShmReceiver";
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return ipm_set_error(IPM_ETIMEDOUT, "%s shm://%s: no %s has created it (yet)",
+                                 type, name, owner);
+        return ipm_set_error(IPM_ECONNECT, "%s shm://%s: cannot open %s: %s", type, name,
+                             path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return ipm_set_error(IPM_ESYS, "%s shm://%s: fstat: %s", type, name, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(ipm__shm_header)) {
+        close(fd);
+        return validate(&(ipm__shm_header){0}, (uint64_t)st.st_size, kind, type, name);
+    }
+    void *m;
+    if (map_file(fd, (size_t)st.st_size, false, &m) != IPM_OK) {
+        int e = errno;
+        close(fd);
+        return ipm_set_error(IPM_ESYS, "%s shm://%s: cannot map %s: %s", type, name, path,
+                             strerror(e));
+    }
+    ipm_status rc = validate(m, (uint64_t)st.st_size, kind, type, name);
+    if (rc == IPM_OK) {
+        ipm__shm_header *h = m;
+        if (atomic_load(&h->closed) || !ipm__shm_alive(h->owner_pid, h->owner_start))
+            rc = ipm_set_error(IPM_ETIMEDOUT,
+                               "%s shm://%s: its %s (pid %d) has exited; waiting for a "
+                               "new one",
+                               type, name, owner, (int)h->owner_pid);
+    }
+    if (rc != IPM_OK) {
+        munmap(m, (size_t)st.st_size);
+        close(fd);
+        return rc;
+    }
+    fill_seg(out, fd, m, (size_t)st.st_size, &st, name, false);
+    return IPM_OK;
+}
+
+bool ipm__shm_owner_alive(const ipm__shm_seg *s)
+{
+    const ipm__shm_header *h = s->hdr;
+    return !atomic_load(&h->closed) && ipm__shm_alive(h->owner_pid, h->owner_start);
+}
+
+void ipm__shm_detach(ipm__shm_seg *s)
+{
+    if (s->hdr == NULL)
+        return;
+    if (s->owner) {
+        atomic_store(&s->hdr->closed, 1);
+        wake_all(s->hdr);
+        char path[IPM_SHM_NAME_MAX + 16];
+        make_path(path, sizeof path, s->name);
+        struct stat mine = {.st_dev = s->dev, .st_ino = s->ino};
+        if (flock(s->fd, LOCK_EX) == 0) {
+            if (same_file(path, &mine))
+                unlink(path);
+            flock(s->fd, LOCK_UN);
+        }
+    }
+    munmap(s->hdr, s->size);
+    close(s->fd);
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+}
