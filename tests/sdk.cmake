@@ -1,0 +1,56 @@
+# Plugin SDK tests (label `sdk`): the ABI layout, every loader failure with
+# its message, a transport written against plugin.h alone, ipm-plugins, and
+# the installed SDK end to end (install, build a third-party plugin against
+# the prefix only, exchange messages through it, move the prefix).
+
+ipm_add_test(sdk_abi_layout SOURCES sdk_abi_layout.c LABELS sdk TIMEOUT 60)
+ipm_add_test(sdk_loader_errors SOURCES sdk_loader_errors.c LABELS sdk TIMEOUT 60)
+ipm_add_test(sdk_loopback SOURCES sdk_loopback.c LABELS sdk TIMEOUT 120
+             LIBRARIES Threads::Threads)
+foreach(fixture IN LISTS IPM_TEST_PLUGINS)
+  if(TARGET ${fixture})
+    foreach(t sdk_abi_layout sdk_loader_errors sdk_loopback)
+      add_dependencies(${t} ${fixture})
+    endforeach()
+  endif()
+endforeach()
+
+# A generic application that sends/receives by connection spec; it is built
+# here, before (and without knowing of) the example plugin it talks through.
+add_executable(sdk_xfer sdk_xfer.c)
+target_link_libraries(sdk_xfer PRIVATE ipm::ipm)
+
+# Types of the plugins this build ships, for the tests that must see them all.
+set(_ipm_shipped "")
+foreach(type ZmqSender ZmqReceiver ZmqPublisher ZmqSubscriber
+             ShmSender ShmReceiver ShmPublisher ShmSubscriber)
+  if(TARGET ipm_${type})
+    list(APPEND _ipm_shipped ${type})
+  endif()
+endforeach()
+string(REPLACE ";" "," _ipm_shipped "${_ipm_shipped}")
+
+if(TARGET ipm-plugins)
+  add_test(NAME sdk_ipm_plugins
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sdk/ipm_plugins_test.sh
+            $<TARGET_FILE:ipm-plugins> ${PROJECT_BINARY_DIR}/test_plugins
+            ${CMAKE_CURRENT_SOURCE_DIR}/sdk "${_ipm_shipped}")
+  set_tests_properties(sdk_ipm_plugins PROPERTIES LABELS sdk TIMEOUT 60
+    ENVIRONMENT "IPM_PLUGIN_PATH=")
+endif()
+
+# Installs the whole build, so it needs everything built (as ctest after a
+# full build has). Sanitizer flags are passed on so that what the test
+# compiles can load the instrumented libipm.so.
+set(_ipm_san_flags "")
+if(IPM_SANITIZE STREQUAL "address")
+  set(_ipm_san_flags "-fsanitize=address,undefined -fno-omit-frame-pointer")
+elseif(IPM_SANITIZE STREQUAL "thread")
+  set(_ipm_san_flags "-fsanitize=thread -fno-omit-frame-pointer")
+endif()
+add_test(NAME sdk_install
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sdk/install_test.sh
+          ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR} ${CMAKE_C_COMPILER}
+          $<TARGET_FILE:sdk_xfer> "${_ipm_shipped}" "${_ipm_san_flags}")
+set_tests_properties(sdk_install PROPERTIES LABELS sdk TIMEOUT 600
+  ENVIRONMENT "IPM_PLUGIN_PATH=")
