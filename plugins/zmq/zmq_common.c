@@ -185,7 +185,7 @@ ipm_status ipm__zmq_open_endpoint(ipm_zmq *z, const ipm_params *p, const char *h
             IPM_ENOTSUP,
             "%s: already %s '%s'; create another object for another endpoint", z->plugin,
             do_bind ? "bound to" : "connected to", z->endpoint);
-    const char *endpoint;
+    const char *endpoint = NULL;
     ipm_status st = ipm__zmq_endpoint_param(z, p, &endpoint);
     if (st == IPM_OK) st = ipm__zmq_apply_options(z, p, hwm_key);
     if (st != IPM_OK) return st;
