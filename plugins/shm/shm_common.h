@@ -179,6 +179,12 @@ ipm_status ipm__shm_attach(const char *name, uint32_t kind, const char *type,
  * sleeper, and removes the name if it still refers to this segment. */
 void ipm__shm_detach(ipm__shm_seg *s);
 
+/* The owner of s died: remove /dev/shm/NAME now if it still refers to s and
+ * the owner is still dead (under the same lock as a reclaiming creator), so
+ * that a crash leaves no file behind even if no new owner ever comes. The
+ * memory is freed by the kernel when the last process unmaps it. */
+void ipm__shm_remove_if_dead(const ipm__shm_seg *s, const char *type);
+
 /* True if the owner of s is alive and has not closed it. */
 bool ipm__shm_owner_alive(const ipm__shm_seg *s);
 

@@ -306,9 +306,10 @@ static bool same_file(const char *path, const struct stat *mine)
 }
 
 /* The name exists: reclaim it if its owner is dead or gone (IPM_OK, the
- * caller retries the link), or refuse. */
+ * caller retries the link), or refuse. With only (non-NULL), act only if the
+ * name still refers to that file. */
 static ipm_status reclaim(const char *path, const ipm__shm_config *c, uint32_t kind,
-                          const char *type)
+                          const char *type, const struct stat *only)
 {
     int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
@@ -329,6 +330,8 @@ static ipm_status reclaim(const char *path, const ipm__shm_config *c, uint32_t k
     }
     if (!same_file(path, &st))
         goto out; /* replaced meanwhile: retry */
+    if (only != NULL && (st.st_dev != only->st_dev || st.st_ino != only->st_ino))
+        goto out; /* someone else's segment now */
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(ipm__shm_header)) {
         rc = validate(&(ipm__shm_header){0}, (uint64_t)st.st_size, kind, type, c->name);
         goto out;
@@ -415,7 +418,7 @@ ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *
                                errno == EEXIST ? "it keeps being re-created" : strerror(errno));
             goto fail;
         }
-        rc = reclaim(path, c, kind, type);
+        rc = reclaim(path, c, kind, type, NULL);
         if (rc != IPM_OK)
             goto fail;
     }
@@ -480,6 +483,20 @@ ipm_status ipm__shm_attach(const char *name, uint32_t kind, const char *type,
     }
     fill_seg(out, fd, m, (size_t)st.st_size, &st, name, false);
     return IPM_OK;
+}
+
+void ipm__shm_remove_if_dead(const ipm__shm_seg *s, const char *type)
+{
+    char path[IPM_SHM_NAME_MAX + 16];
+    make_path(path, sizeof path, s->name);
+    ipm__shm_config c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.name, sizeof c.name, "%s", s->name);
+    snprintf(c.endpoint, sizeof c.endpoint, "shm://%s", s->name);
+    struct stat only = {.st_dev = s->dev, .st_ino = s->ino};
+    /* A refusal means a live owner after all: nothing to do. The callers
+     * set their own error message afterwards. */
+    (void)reclaim(path, &c, s->hdr->kind, type, &only);
 }
 
 bool ipm__shm_owner_alive(const ipm__shm_seg *s)

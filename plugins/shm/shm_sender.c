@@ -114,6 +114,8 @@ static void snd_destroy(void *state)
 static ipm_status lost(sender *s, bool closed)
 {
     int pid = (int)s->owner_pid;
+    if (!closed)
+        ipm__shm_remove_if_dead(&s->seg, "ShmSender");
     detach(s);
     s->lost = true;
     ipm__shm_watch_wait(&s->watch_fd, 0); /* arm for the successor */

@@ -4,8 +4,8 @@
  * again adds publishers), filters by topic prefix, and counts in `dropped`
  * every message it was overtaken on.
  *
- * Per publisher it keeps a sublink: the mapped ring, its subscriber claim and
- * its read position. A sublink whose publisher has not started yet, or has died
+ * Per publisher it keeps a link: the mapped ring, its subscriber claim and
+ * its read position. A link whose publisher has not started yet, or has died
  * or closed, is detached and re-attached by name as soon as a new publisher
  * creates the ring (an inotify watch on /dev/shm wakes us), reading that new
  * ring from its first message.
@@ -165,6 +165,8 @@ static void link_lost(subscriber *s, sublink *l, bool closed)
              "ShmSubscriber shm://%s: its ShmPublisher (pid %d) %s; a new ShmPublisher on "
              "the same name is attached automatically",
              l->name, (int)l->owner_pid, closed ? "closed the ring" : "died");
+    if (!closed)
+        ipm__shm_remove_if_dead(&l->seg, "ShmSubscriber");
     link_detach(l);
     l->was_attached = true;
     s->lost_pending = true;
