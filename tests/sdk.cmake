@@ -33,8 +33,7 @@ string(REPLACE ";" "," _ipm_shipped "${_ipm_shipped}")
 if(TARGET ipm-plugins)
   add_test(NAME sdk_ipm_plugins
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sdk/ipm_plugins_test.sh
-            $<TARGET_FILE:ipm-plugins> ${PROJECT_BINARY_DIR}/test_plugins
-            ${CMAKE_CURRENT_SOURCE_DIR}/sdk "${_ipm_shipped}")
+            $<TARGET_FILE:ipm-plugins> ${PROJECT_BINARY_DIR}/test_plugins "${_ipm_shipped}")
   set_tests_properties(sdk_ipm_plugins PROPERTIES LABELS sdk TIMEOUT 60
     ENVIRONMENT "IPM_PLUGIN_PATH=")
 endif()

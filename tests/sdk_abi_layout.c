@@ -91,7 +91,8 @@ IPM_ABI_WIDTHS(STATIC_WIDTH)
 #define STATIC_SIZE(type, size) _Static_assert(sizeof(type) == (size), #type " resized");
 IPM_ABI_MEMBERS(STATIC_OFFSET)
 IPM_ABI_SIZES(STATIC_SIZE)
-_Static_assert(MEMBER_SIZE(ipm_message, opaque_) == 4 * sizeof(void *), "opaque_ resized");
+_Static_assert(MEMBER_SIZE(ipm_message, opaque_) == 4 * sizeof(void *),
+               "opaque_ resized");
 #endif
 
 /* Values that plugins compile into their binaries. */
@@ -111,8 +112,7 @@ _Static_assert(sizeof(ipm_status) == sizeof(int), "ipm_status is not int-sized")
 
 static void test_member_offsets(void **state)
 {
-    if (!IPM_TEST_LP64)
-        skip();
+    if (!IPM_TEST_LP64) skip();
     int bad = 0;
 #define RUNTIME_OFFSET(type, member, off)                                                \
     if (offsetof(type, member) != (off)) {                                               \
@@ -126,12 +126,11 @@ static void test_member_offsets(void **state)
 
 static void test_struct_sizes(void **state)
 {
-    if (!IPM_TEST_LP64)
-        skip();
+    if (!IPM_TEST_LP64) skip();
     int bad = 0;
 #define RUNTIME_SIZE(type, size)                                                         \
     if (sizeof(type) != (size)) {                                                        \
-        print_error("sizeof(%s) is %zu, ABI says %d\n", #type, sizeof(type), (size));     \
+        print_error("sizeof(%s) is %zu, ABI says %d\n", #type, sizeof(type), (size));    \
         bad++;                                                                           \
     }
     IPM_ABI_SIZES(RUNTIME_SIZE)
@@ -169,8 +168,7 @@ static void test_header_init(void **state)
     uint32_t m = IPM_PLUGIN_MAGIC;
     unsigned char bytes[4];
     memcpy(bytes, &m, sizeof bytes);
-    if (bytes[0] == 0x49)
-        assert_memory_equal(bytes, "IMPP", 4);
+    if (bytes[0] == 0x49) assert_memory_equal(bytes, "IMPP", 4);
 }
 
 /* A plugin built by this tree reports the layout this test pins. */
@@ -190,10 +188,8 @@ static void test_built_plugin_matches(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_member_offsets),
-        cmocka_unit_test(test_struct_sizes),
-        cmocka_unit_test(test_member_widths),
-        cmocka_unit_test(test_header_init),
+        cmocka_unit_test(test_member_offsets),       cmocka_unit_test(test_struct_sizes),
+        cmocka_unit_test(test_member_widths),        cmocka_unit_test(test_header_init),
         cmocka_unit_test(test_built_plugin_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

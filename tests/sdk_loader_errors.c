@@ -64,12 +64,14 @@ static void path_of(char *buf, size_t cap, const char *type)
     snprintf(buf, cap, "%s/libipm_%s.so", TP_DIR, type);
 }
 
-static void check_fixture_message(const struct fixture *f, const char *call, ipm_status st)
+static void check_fixture_message(const struct fixture *f, const char *call,
+                                  ipm_status st)
 {
     char path[1024];
     path_of(path, sizeof path, f->type);
-    expect_error(call, st, IPM_EPLUGIN, f->kind, path, f->type, f->detail[0] ? f->detail[0] : "",
-                 f->detail[1] ? f->detail[1] : "", (const char *)NULL);
+    expect_error(call, st, IPM_EPLUGIN, f->kind, path, f->type,
+                 f->detail[0] ? f->detail[0] : "", f->detail[1] ? f->detail[1] : "",
+                 (const char *)NULL);
 }
 
 /* Each fixture by name: ipm_plugin_load and ipm_sender_create agree, leave
@@ -161,7 +163,8 @@ static void test_missing_path(void **state)
     ipm_sender *s = NULL;
     ipm_status st = ipm_sender_create(path, &s);
     if (st != IPM_ENOPLUGIN && st != IPM_EPLUGIN)
-        fail_msg("ipm_sender_create(%s) -> %s: %s", path, ipm_strerror(st), ipm_last_error());
+        fail_msg("ipm_sender_create(%s) -> %s: %s", path, ipm_strerror(st),
+                 ipm_last_error());
     assert_non_null(strstr(ipm_last_error(), path));
     assert_null(s);
 }
@@ -169,8 +172,8 @@ static void test_missing_path(void **state)
 /* Type names outside [A-Za-z][A-Za-z0-9_]* are refused before any search. */
 static void test_invalid_type_names(void **state)
 {
-    const char *bad[] = {"", "1Sender", "Zmq-Sender", "Zmq Sender", "libipm_X.so", "..",
-                         "Sender\n"};
+    const char *bad[] = {"",   "1Sender", "Zmq-Sender", "Zmq Sender", "libipm_X.so",
+                         "..", "Sender\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ipm_sender *s = NULL;
         ipm_status st = ipm_sender_create(bad[i], &s);
@@ -194,9 +197,9 @@ static void test_role_mismatch(void **state)
     assert_null(s);
 
     ipm_receiver *r = SENTINEL;
-    expect_error("ipm_subscriber_create(LoopSender)", ipm_subscriber_create("LoopSender", &r),
-                 IPM_EPLUGIN, "is a sender, not a subscriber", "LoopSender",
-                 (const char *)NULL);
+    expect_error("ipm_subscriber_create(LoopSender)",
+                 ipm_subscriber_create("LoopSender", &r), IPM_EPLUGIN,
+                 "is a sender, not a subscriber", "LoopSender", (const char *)NULL);
     assert_null(r);
 
     r = SENTINEL;
@@ -224,7 +227,8 @@ static void test_good_plugins_load(void **state)
     IPM_ASSERT_OK(ipm_plugin_load("LoopSender", &d));
     assert_string_equal(d->name, "LoopSender");
     assert_int_equal(d->role, IPM_ROLE_SENDER);
-    assert_string_equal(ipm_plugin_loaded_path("LoopSender"), TP_DIR "/libipm_LoopSender.so");
+    assert_string_equal(ipm_plugin_loaded_path("LoopSender"),
+                        TP_DIR "/libipm_LoopSender.so");
 
     /* Loaded once per process: asking again, or by path, gives the same. */
     const ipm_plugin *again = NULL;
@@ -238,8 +242,8 @@ static void test_good_plugins_load(void **state)
     char buf[4096];
     size_t n = ipm_plugin_search_path(buf, sizeof buf);
     assert_true(n < sizeof buf);
-    assert_int_equal(strncmp(buf, MISSING_DIR ":" TP_DIR ":", strlen(MISSING_DIR ":" TP_DIR ":")),
-                     0);
+    assert_int_equal(
+        strncmp(buf, MISSING_DIR ":" TP_DIR ":", strlen(MISSING_DIR ":" TP_DIR ":")), 0);
     assert_non_null(strstr(buf, IPM_BINARY_DIR "/lib/ipm"));
 }
 

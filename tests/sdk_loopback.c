@@ -123,8 +123,7 @@ static void test_receive_timeout(void **state)
             assert_null(m.data);
             if (took < timeouts[t])
                 fail_msg("timeout %d ms returned after %.3f ms", timeouts[t], took);
-            if (took - timeouts[t] < best)
-                best = took - timeouts[t];
+            if (took - timeouts[t] < best) best = took - timeouts[t];
         }
         if (best > 20)
             fail_msg("timeout %d ms overshot by %.1f ms at best", timeouts[t], best);
@@ -317,8 +316,7 @@ static void *produce(void *arg)
 {
     struct stream *st = arg;
     for (int i = 0; i < st->n; i++)
-        if (ipm_send(st->s, &i, sizeof i, 10000, "stream") != IPM_OK)
-            st->failures++;
+        if (ipm_send(st->s, &i, sizeof i, 10000, "stream") != IPM_OK) st->failures++;
     return NULL;
 }
 
@@ -338,8 +336,7 @@ static void test_lossless_stream(void **state)
         int got;
         memcpy(&got, m.data, sizeof got);
         ipm_message_release(&m);
-        if (got != i)
-            fail_msg("message %d arrived as number %d", got, i);
+        if (got != i) fail_msg("message %d arrived as number %d", got, i);
     }
     pthread_join(th, NULL);
     assert_int_equal(st.failures, 0);
@@ -357,9 +354,9 @@ static void test_config_errors(void **state)
     assert_null(s);
     IPM_ASSERT_ERR(ipm_sender_open("type=LoopSender; connection_string=tcp://x:1", &s),
                    IPM_ECONFIG, "loop://NAME");
-    IPM_ASSERT_ERR(ipm_sender_open("type=LoopSender; connection_string=loop://x; capacity=0",
-                                   &s),
-                   IPM_ECONFIG, "capacity");
+    IPM_ASSERT_ERR(
+        ipm_sender_open("type=LoopSender; connection_string=loop://x; capacity=0", &s),
+        IPM_ECONFIG, "capacity");
 
     /* Before connect the core refuses to send or receive. */
     IPM_ASSERT_OK(ipm_sender_create("LoopSender", &s));
@@ -379,8 +376,8 @@ static void test_load_by_path(void **state)
     char name[64], spec[512];
     ipm_test_unique(name, sizeof name, "path");
     ipm_receiver *r;
-    snprintf(spec, sizeof spec, "type=%s/libipm_LoopReceiver.so; connection_string=loop://%s",
-             TP_DIR, name);
+    snprintf(spec, sizeof spec,
+             "type=%s/libipm_LoopReceiver.so; connection_string=loop://%s", TP_DIR, name);
     IPM_ASSERT_OK(ipm_receiver_open(spec, &r));
     ipm_sender *s;
     IPM_ASSERT_OK(ipm_sender_create(TP_DIR "/libipm_LoopSender.so", &s));

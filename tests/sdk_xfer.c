@@ -41,8 +41,7 @@ static int do_send(const char *spec, long count, size_t size, char *buf)
 {
     ipm_sender *s;
     ipm_status st = ipm_sender_open(spec, &s);
-    if (st != IPM_OK)
-        return fail("open", st);
+    if (st != IPM_OK) return fail("open", st);
     for (long i = 0; i < count; i++) {
         fill(buf, size, i);
         if ((st = ipm_send(s, buf, size, STEP_TIMEOUT_MS, "xfer")) != IPM_OK) {
@@ -60,8 +59,7 @@ static int do_recv(const char *spec, long count, size_t size, char *buf)
 {
     ipm_receiver *r;
     ipm_status st = ipm_receiver_open(spec, &r);
-    if (st != IPM_OK)
-        return fail("open", st);
+    if (st != IPM_OK) return fail("open", st);
     const char *ep = ipm_receiver_endpoint(r);
     printf("ready %s\n", ep ? ep : "");
     fflush(stdout);
@@ -80,15 +78,15 @@ static int do_recv(const char *spec, long count, size_t size, char *buf)
         }
         ipm_message_release(&m);
     }
-    if (rc == 0)
-        printf("received %ld messages\n", count);
+    if (rc == 0) printf("received %ld messages\n", count);
     ipm_receiver_destroy(r);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 4 || argc > 5 || (strcmp(argv[1], "send") != 0 && strcmp(argv[1], "recv") != 0)) {
+    if (argc < 4 || argc > 5 ||
+        (strcmp(argv[1], "send") != 0 && strcmp(argv[1], "recv") != 0)) {
         fprintf(stderr, "usage: sdk_xfer send|recv SPEC COUNT [SIZE]\n");
         return 2;
     }
@@ -99,10 +97,9 @@ int main(int argc, char **argv)
         return 2;
     }
     char *buf = malloc((size_t)size);
-    if (!buf)
-        return 1;
+    if (!buf) return 1;
     int rc = strcmp(argv[1], "send") == 0 ? do_send(argv[2], count, (size_t)size, buf)
-                                         : do_recv(argv[2], count, (size_t)size, buf);
+                                          : do_recv(argv[2], count, (size_t)size, buf);
     free(buf);
     return rc;
 }

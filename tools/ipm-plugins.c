@@ -216,15 +216,12 @@ static size_t search_dirs(char *sp, char **dirs, size_t max)
     size_t n = 0;
     for (char *d = sp, *next; d && *d && n < max; d = next) {
         next = strchr(d, ':');
-        if (next)
-            *next++ = '\0';
-        if (!*d)
-            continue;
+        if (next) *next++ = '\0';
+        if (!*d) continue;
         bool dup = false;
         for (size_t i = 0; i < n && !dup; i++)
             dup = strcmp(dirs[i], d) == 0;
-        if (!dup)
-            dirs[n++] = d;
+        if (!dup) dirs[n++] = d;
     }
     return n;
 }
@@ -234,7 +231,8 @@ static size_t search_dirs(char *sp, char **dirs, size_t max)
 static char *type_of_file(const char *name)
 {
     size_t len = strlen(name);
-    if (len <= 10 || strncmp(name, "libipm_", 7) != 0 || strcmp(name + len - 3, ".so") != 0)
+    if (len <= 10 || strncmp(name, "libipm_", 7) != 0 ||
+        strcmp(name + len - 3, ".so") != 0)
         return NULL;
     char *type = xstrdup(name + 7);
     type[len - 10] = '\0';
@@ -256,8 +254,7 @@ static void scan(struct entries *es, char **dirs, size_t ndirs)
     for (size_t i = 0; i < ndirs; i++) {
         struct dirent **names;
         int n = scandir(dirs[i], &names, only_plugins, alphasort);
-        if (n < 0)
-            continue; /* a missing directory is normal (IPM_PLUGIN_PATH lists) */
+        if (n < 0) continue; /* a missing directory is normal (IPM_PLUGIN_PATH lists) */
         for (int k = 0; k < n; k++) {
             const char *file = names[k]->d_name;
             struct entry *e = entries_add(es);
@@ -270,10 +267,8 @@ static void scan(struct entries *es, char **dirs, size_t ndirs)
             }
             snprintf(e->path, plen, "%s/%s", dirs[i], file);
             for (size_t j = 0; j + 1 < es->n && !e->shadowed_by; j++)
-                if (strcmp(es->v[j].type, e->type) == 0)
-                    e->shadowed_by = es->v[j].path;
-            if (!e->shadowed_by)
-                entry_load(e, e->path);
+                if (strcmp(es->v[j].type, e->type) == 0) e->shadowed_by = es->v[j].path;
+            if (!e->shadowed_by) entry_load(e, e->path);
             free(names[k]);
         }
         free(names);
@@ -285,8 +280,7 @@ static void scan(struct entries *es, char **dirs, size_t ndirs)
 static void print_keys_text(const ipm_plugin *d)
 {
     fputs("    keys:", stdout);
-    if (!d->keys || !d->keys[0])
-        fputs(" (none)", stdout);
+    if (!d->keys || !d->keys[0]) fputs(" (none)", stdout);
     for (size_t i = 0; d->keys && d->keys[i]; i++)
         printf("%s %s", i ? "," : "", d->keys[i]);
     putchar('\n');
@@ -297,9 +291,9 @@ static void print_entry_text(const struct entry *e)
     if (e->desc) {
         const ipm_plugin *d = e->desc;
         printf("%s  (%s, version %s, ABI %u.%u)\n", d->name, role_name(d->role),
-               d->version ? d->version : "?", (unsigned)d->abi_major, (unsigned)d->abi_minor);
-        if (d->description && *d->description)
-            printf("    %s\n", d->description);
+               d->version ? d->version : "?", (unsigned)d->abi_major,
+               (unsigned)d->abi_minor);
+        if (d->description && *d->description) printf("    %s\n", d->description);
         print_keys_text(d);
         printf("    path: %s\n", e->path);
     } else if (e->shadowed_by) {
@@ -309,8 +303,7 @@ static void print_entry_text(const struct entry *e)
     } else {
         printf("%s  UNUSABLE: %s\n", e->type, ipm_strerror(e->status));
         printf("    why:  %s\n", e->error);
-        if (e->path)
-            printf("    path: %s\n", e->path);
+        if (e->path) printf("    path: %s\n", e->path);
     }
 }
 
@@ -318,8 +311,7 @@ static void print_entry_json(const struct entry *e)
 {
     putchar('{');
     json_field(true, "type", e->type);
-    if (e->path)
-        json_field(false, "path", e->path);
+    if (e->path) json_field(false, "path", e->path);
     printf(", \"usable\": %s", e->desc ? "true" : "false");
     if (e->desc) {
         const ipm_plugin *d = e->desc;
@@ -329,8 +321,7 @@ static void print_entry_json(const struct entry *e)
         json_field(false, "description", d->description);
         fputs(", \"keys\": [", stdout);
         for (size_t i = 0; d->keys && d->keys[i]; i++) {
-            if (i)
-                fputs(", ", stdout);
+            if (i) fputs(", ", stdout);
             json_string(d->keys[i]);
         }
         putchar(']');
@@ -361,8 +352,7 @@ static int report(const struct entries *es, char **dirs, size_t ndirs)
         if (dirs) {
             fputs("\"search_path\": [", stdout);
             for (size_t i = 0; i < ndirs; i++) {
-                if (i)
-                    fputs(", ", stdout);
+                if (i) fputs(", ", stdout);
                 json_string(dirs[i]);
             }
             fputs("], ", stdout);
@@ -379,8 +369,7 @@ static int report(const struct entries *es, char **dirs, size_t ndirs)
         printf("Search path:\n");
         for (size_t i = 0; i < ndirs; i++)
             printf("  %s\n", dirs[i]);
-        if (ndirs == 0)
-            printf("  (empty)\n");
+        if (ndirs == 0) printf("  (empty)\n");
         putchar('\n');
     }
     for (size_t i = 0; i < es->n; i++)
@@ -426,6 +415,8 @@ static void problem(struct problems *pr, const char *section, const char *fmt, .
         putchar('}');
     } else if (section) {
         printf("%s: [%s] %s\n", pr->file, section, msg);
+    } else if (strncmp(msg, pr->file, strlen(pr->file)) == 0) {
+        printf("%s\n", msg); /* the library's message already says FILE:LINE */
     } else {
         printf("%s: %s\n", pr->file, msg);
     }
@@ -449,20 +440,15 @@ static void check_section(struct problems *pr, const ipm_config *c, const char *
 
     if (d) {
         for (size_t i = 0; i < nex; i++) {
-            if (strcasecmp(ex[i].section, name) != 0)
-                continue;
+            if (strcasecmp(ex[i].section, name) != 0) continue;
             ex[i].seen = true;
             if (!(ex[i].roles & (1u << d->role)))
                 problem(pr, name, "must be %s, but %s is a %s", ex[i].what, d->name,
                         role_name(d->role));
         }
-        if (ipm_params_get(p, "topics") && d->role != IPM_ROLE_SUBSCRIBER)
-            problem(pr, name,
-                    "key 'topics' is only for subscribers, but %s is a %s; remove it or "
-                    "use a subscriber type",
-                    d->name, role_name(d->role));
         /* Key by key, so that every unknown key is reported, not only the
-         * first one. */
+         * first one. The core's check also refuses 'topics' for a type that
+         * is not a subscriber. */
         for (size_t i = 0; i < ipm_params_count(p); i++) {
             ipm_params *one = NULL;
             if (ipm_params_new(&one) != IPM_OK ||
@@ -478,8 +464,7 @@ static void check_section(struct problems *pr, const ipm_config *c, const char *
         /* Without a plugin the roles cannot be checked, but the option was
          * not about a missing section. */
         for (size_t i = 0; i < nex; i++)
-            if (strcasecmp(ex[i].section, name) == 0)
-                ex[i].seen = true;
+            if (strcasecmp(ex[i].section, name) == 0) ex[i].seen = true;
     }
     ipm_params_free(p);
 }
@@ -499,13 +484,13 @@ static int check(const char *file, struct expect *ex, size_t nex)
         problem(&pr, NULL, "%s", ipm_last_error());
     } else {
         n = ipm_config_count(c);
-        if (n == 0)
-            problem(&pr, NULL, "no connection sections (only [ipm] or nothing)");
+        if (n == 0) problem(&pr, NULL, "no connection sections (only [ipm] or nothing)");
         for (size_t i = 0; i < n; i++)
             check_section(&pr, c, ipm_config_name_at(c, i), ex, nex);
         for (size_t i = 0; i < nex; i++)
             if (!ex[i].seen)
-                problem(&pr, ex[i].section, "no such section (asked to be %s)", ex[i].what);
+                problem(&pr, ex[i].section, "no such section (asked to be %s)",
+                        ex[i].what);
     }
     ipm_config_free(c);
     if (json)
@@ -534,8 +519,7 @@ int main(int argc, char **argv)
     };
     struct expect *ex = calloc((size_t)argc, sizeof *ex);
     size_t nex = 0;
-    if (!ex)
-        return TOOL_EXIT_ERROR;
+    if (!ex) return TOOL_EXIT_ERROR;
     int opt;
     while ((opt = getopt_long(argc, argv, "jS:R:B:hV", longopts, NULL)) != -1) {
         switch (opt) {

@@ -39,14 +39,15 @@ struct uds_header {
 
 struct uds_address {
     struct sockaddr_un sa;
-    socklen_t len;     /* the length to pass to bind/connect */
-    bool abstract;     /* uds://@name */
+    socklen_t len; /* the length to pass to bind/connect */
+    bool abstract; /* uds://@name */
     char endpoint[sizeof(UDS_SCHEME) + sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
 /* Parse the connection_string of p into *out. IPM_ECONFIG, naming `who` and
  * the value, if it is missing, has another scheme, or is too long. */
-ipm_status uds_address_parse(const ipm_params *p, const char *who, struct uds_address *out);
+ipm_status uds_address_parse(const ipm_params *p, const char *who,
+                             struct uds_address *out);
 
 /* errno text for messages, thread-safe. */
 const char *uds_strerror(int err, char *buf, size_t cap);

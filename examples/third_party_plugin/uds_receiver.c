@@ -19,8 +19,7 @@ struct uds_receiver {
 static ipm_status receiver_create(void **state)
 {
     struct uds_receiver *r = calloc(1, sizeof *r);
-    if (!r)
-        return ipm_set_error(IPM_ENOMEM, "UdsReceiver: out of memory");
+    if (!r) return ipm_set_error(IPM_ENOMEM, "UdsReceiver: out of memory");
     r->fd = -1;
     *state = r;
     return IPM_OK;
@@ -31,8 +30,7 @@ static ipm_status receiver_create(void **state)
 static bool stale_socket_file(const struct uds_address *addr)
 {
     int probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (probe < 0)
-        return false;
+    if (probe < 0) return false;
     bool stale = connect(probe, (const struct sockaddr *)&addr->sa, addr->len) < 0 &&
                  errno == ECONNREFUSED;
     close(probe);
@@ -48,8 +46,7 @@ static ipm_status receiver_connect(void *state, const ipm_params *p)
                              r->addr.endpoint);
     struct uds_address addr;
     ipm_status st = uds_address_parse(p, "UdsReceiver", &addr);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
 
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -63,9 +60,10 @@ static ipm_status receiver_connect(void *state, const ipm_params *p)
     if (rc < 0) {
         int err = errno;
         close(fd);
-        return ipm_set_error(IPM_ECONNECT, "UdsReceiver: cannot bind %s: %s%s", addr.endpoint,
-                             uds_strerror(err, ebuf, sizeof ebuf),
-                             err == EADDRINUSE ? " (another receiver is bound there)" : "");
+        return ipm_set_error(IPM_ECONNECT, "UdsReceiver: cannot bind %s: %s%s",
+                             addr.endpoint, uds_strerror(err, ebuf, sizeof ebuf),
+                             err == EADDRINUSE ? " (another receiver is bound there)"
+                                               : "");
     }
     r->fd = fd;
     r->addr = addr;
@@ -83,8 +81,7 @@ static void receiver_destroy(void *state)
     struct uds_receiver *r = state;
     if (r->fd >= 0) {
         close(r->fd);
-        if (!r->addr.abstract)
-            unlink(r->addr.sa.sun_path);
+        if (!r->addr.abstract) unlink(r->addr.sa.sun_path);
     }
     free(r);
 }
@@ -99,12 +96,11 @@ static ipm_status receiver_receive(void *state, ipm_message *msg, int timeout_ms
     ssize_t len;
     for (;;) {
         len = recv(r->fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
-        if (len >= 0)
-            break;
-        if (errno == EINTR)
-            continue;
+        if (len >= 0) break;
+        if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return ipm_set_error(IPM_ESYS, "UdsReceiver: recv on %s: %s", r->addr.endpoint,
+            return ipm_set_error(IPM_ESYS, "UdsReceiver: recv on %s: %s",
+                                 r->addr.endpoint,
                                  uds_strerror(errno, ebuf, sizeof ebuf));
         int wait_ms = ipm_remaining_ms(deadline);
         if (wait_ms == 0)
@@ -113,7 +109,8 @@ static ipm_status receiver_receive(void *state, ipm_message *msg, int timeout_ms
         /* Sleep in the kernel; a datagram wakes poll at once. */
         struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
         if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
-            return ipm_set_error(IPM_ESYS, "UdsReceiver: poll on %s: %s", r->addr.endpoint,
+            return ipm_set_error(IPM_ESYS, "UdsReceiver: poll on %s: %s",
+                                 r->addr.endpoint,
                                  uds_strerror(errno, ebuf, sizeof ebuf));
     }
 
@@ -127,13 +124,13 @@ static ipm_status receiver_receive(void *state, ipm_message *msg, int timeout_ms
         int err = errno;
         free(buf);
         return ipm_set_error(IPM_ESYS, "UdsReceiver: recv on %s: %s", r->addr.endpoint,
-                             n < 0 ? uds_strerror(err, ebuf, sizeof ebuf) : "datagram changed");
+                             n < 0 ? uds_strerror(err, ebuf, sizeof ebuf)
+                                   : "datagram changed");
     }
     buf[n] = '\0';
 
     struct uds_header h = {0, 0};
-    if ((size_t)n >= sizeof h)
-        memcpy(&h, buf, sizeof h);
+    if ((size_t)n >= sizeof h) memcpy(&h, buf, sizeof h);
     if (h.magic == UDS_MAGIC && h.metadata_size <= (size_t)n - sizeof h) {
         msg->data = buf + sizeof h;
         msg->size = (size_t)n - sizeof h - h.metadata_size;

@@ -19,8 +19,7 @@ struct uds_sender {
 static ipm_status sender_create(void **state)
 {
     struct uds_sender *s = calloc(1, sizeof *s);
-    if (!s)
-        return ipm_set_error(IPM_ENOMEM, "UdsSender: out of memory");
+    if (!s) return ipm_set_error(IPM_ENOMEM, "UdsSender: out of memory");
     s->fd = -1;
     *state = s;
     return IPM_OK;
@@ -36,13 +35,11 @@ static ipm_status sender_connect(void *state, const ipm_params *p)
 
     struct uds_address addr;
     ipm_status st = uds_address_parse(p, "UdsSender", &addr);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
     /* The largest datagram is bounded by the socket's send buffer. */
     uint64_t sndbuf;
     st = ipm_params_get_size(p, "send_buffer", 0, 0, INT32_MAX, &sndbuf);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
 
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -58,10 +55,11 @@ static ipm_status sender_connect(void *state, const ipm_params *p)
     if (connect(fd, (const struct sockaddr *)&addr.sa, addr.len) < 0) {
         int err = errno;
         close(fd);
-        return ipm_set_error(IPM_ECONNECT,
-                             "UdsSender: cannot connect to %s: %s (is a UdsReceiver bound "
-                             "there? start the receiver first)",
-                             addr.endpoint, uds_strerror(err, ebuf, sizeof ebuf));
+        return ipm_set_error(
+            IPM_ECONNECT,
+            "UdsSender: cannot connect to %s: %s (is a UdsReceiver bound "
+            "there? start the receiver first)",
+            addr.endpoint, uds_strerror(err, ebuf, sizeof ebuf));
     }
     s->fd = fd;
     s->addr = addr;
@@ -77,8 +75,7 @@ static const char *sender_endpoint(const void *state)
 static void sender_destroy(void *state)
 {
     struct uds_sender *s = state;
-    if (s->fd >= 0)
-        close(s->fd);
+    if (s->fd >= 0) close(s->fd);
     free(s);
 }
 
@@ -91,18 +88,17 @@ static ipm_status sender_send(void *state, const void *data, size_t size,
         return ipm_set_error(IPM_ETOOBIG, "UdsSender: %zu bytes of metadata is too much",
                              metadata_size);
     struct uds_header h = {UDS_MAGIC, (uint32_t)metadata_size};
-    struct iovec iov[3] = {{&h, sizeof h}, {(void *)data, size}, {(void *)metadata, metadata_size}};
+    struct iovec iov[3] = {
+        {&h, sizeof h}, {(void *)data, size}, {(void *)metadata, metadata_size}};
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
 
     int64_t deadline = ipm_deadline_ns(timeout_ms);
     bool reconnected = false;
     for (;;) {
         /* A datagram is queued whole or not at all: nothing is half-sent. */
-        if (sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
-            return IPM_OK;
+        if (sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return IPM_OK;
         int err = errno;
-        if (err == EINTR)
-            continue;
+        if (err == EINTR) continue;
         if (err == EAGAIN || err == EWOULDBLOCK) {
             /* The receiver's queue is full. poll() sleeps in the kernel
              * until it has room (or the deadline passes). */
@@ -114,15 +110,17 @@ static ipm_status sender_send(void *state, const void *data, size_t size,
                                      s->addr.endpoint, timeout_ms);
             struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
             if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
-                return ipm_set_error(IPM_ESYS, "UdsSender: poll on %s: %s", s->addr.endpoint,
+                return ipm_set_error(IPM_ESYS, "UdsSender: poll on %s: %s",
+                                     s->addr.endpoint,
                                      uds_strerror(errno, ebuf, sizeof ebuf));
             continue;
         }
         if (err == EMSGSIZE)
-            return ipm_set_error(IPM_ETOOBIG,
-                                 "UdsSender: a %zu-byte message does not fit in one datagram "
-                                 "on %s; raise send_buffer (and net.core.wmem_max)",
-                                 size, s->addr.endpoint);
+            return ipm_set_error(
+                IPM_ETOOBIG,
+                "UdsSender: a %zu-byte message does not fit in one datagram "
+                "on %s; raise send_buffer (and net.core.wmem_max)",
+                size, s->addr.endpoint);
         if ((err == ECONNREFUSED || err == ENOTCONN) && !reconnected) {
             /* The receiver went away; if a new one has bound the same
              * address, carry on with it. */
@@ -152,7 +150,8 @@ static const ipm_plugin descriptor = {
     .role = IPM_ROLE_SENDER,
     .name = "UdsSender",
     .version = UDS_PLUGIN_VERSION,
-    .description = "UNIX datagram socket sender (example plugin), uds:///path or uds://@name",
+    .description =
+        "UNIX datagram socket sender (example plugin), uds:///path or uds://@name",
     .keys = keys,
     .ops = &ops,
 };

@@ -31,7 +31,8 @@ static ipm_status fixture_send(void *state, const void *data, size_t size,
         .destroy = fixture_destroy, .send = (send_op)                                    \
     }
 
-const ipm_plugin_ops fixture_sender_ops = FIXTURE_OPS(sizeof(ipm_plugin_ops), fixture_send);
+const ipm_plugin_ops fixture_sender_ops =
+    FIXTURE_OPS(sizeof(ipm_plugin_ops), fixture_send);
 const ipm_plugin_ops fixture_sender_ops_without_send =
     FIXTURE_OPS(sizeof(ipm_plugin_ops), NULL);
 const ipm_plugin_ops fixture_sender_ops_too_small = FIXTURE_OPS(8, fixture_send);

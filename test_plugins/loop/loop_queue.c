@@ -10,8 +10,7 @@
 static ipm_status queue_create(void **obj, void *arg)
 {
     struct loop_queue *q = calloc(1, sizeof *q);
-    if (!q)
-        return ipm_set_error(IPM_ENOMEM, "loop queue: out of memory");
+    if (!q) return ipm_set_error(IPM_ENOMEM, "loop queue: out of memory");
     q->capacity = *(const size_t *)arg;
 
     pthread_condattr_t attr;
@@ -62,18 +61,17 @@ ipm_status loop_conn_connect(struct loop_conn *c, const ipm_params *p, const cha
     const char *cs = ipm_params_get_str(p, "connection_string", NULL);
     size_t scheme = strlen(LOOP_SCHEME);
     if (!cs)
-        return ipm_set_error(IPM_ECONFIG, "%s: missing key 'connection_string' (loop://NAME)",
-                             who);
+        return ipm_set_error(IPM_ECONFIG,
+                             "%s: missing key 'connection_string' (loop://NAME)", who);
     if (strncmp(cs, LOOP_SCHEME, scheme) != 0 || cs[scheme] == '\0')
         return ipm_set_error(IPM_ECONFIG,
-                             "%s: connection_string '%s' is not of the form loop://NAME", who,
-                             cs);
+                             "%s: connection_string '%s' is not of the form loop://NAME",
+                             who, cs);
 
     long long cap;
     ipm_status st = ipm_params_get_int(p, "capacity", LOOP_DEFAULT_CAPACITY, 1,
                                        1000 * 1000 * 1000, &cap);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
 
     char *singleton = join("ipm-test-loop:", cs + scheme);
     char *endpoint = join(cs, "");
@@ -98,10 +96,8 @@ ipm_status loop_conn_connect(struct loop_conn *c, const ipm_params *p, const cha
 
 void loop_conn_destroy(struct loop_conn *c)
 {
-    if (!c)
-        return;
-    if (c->queue)
-        ipm_singleton_release(c->singleton);
+    if (!c) return;
+    if (c->queue) ipm_singleton_release(c->singleton);
     free(c->singleton);
     free(c->endpoint);
     free(c);

@@ -45,8 +45,7 @@ static ipm_status receiver_receive(void *state, ipm_message *msg, int timeout_ms
     struct loop_node *n = q->head;
     if (n) {
         q->head = n->next;
-        if (!q->head)
-            q->tail = NULL;
+        if (!q->head) q->tail = NULL;
         q->count--;
         pthread_cond_signal(&q->not_full);
     }

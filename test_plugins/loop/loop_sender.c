@@ -35,18 +35,19 @@ static ipm_status sender_send(void *state, const void *data, size_t size,
     struct loop_queue *q = c->queue;
 
     if (size > SIZE_MAX - sizeof(struct loop_node) - metadata_size - 1)
-        return ipm_set_error(IPM_ETOOBIG, "LoopSender: %zu bytes do not fit in memory", size);
+        return ipm_set_error(IPM_ETOOBIG, "LoopSender: %zu bytes do not fit in memory",
+                             size);
     /* Copy before taking the lock: the caller may reuse data once we return,
      * and the copy should not hold up the receiver. */
     struct loop_node *n = malloc(sizeof *n + size + metadata_size + 1);
     if (!n)
-        return ipm_set_error(IPM_ENOMEM, "LoopSender: no memory for a %zu-byte message on %s",
-                             size, c->endpoint);
+        return ipm_set_error(IPM_ENOMEM,
+                             "LoopSender: no memory for a %zu-byte message on %s", size,
+                             c->endpoint);
     n->next = NULL;
     n->size = size;
     n->metadata_size = metadata_size;
-    if (size)
-        memcpy(n->bytes, data, size);
+    if (size) memcpy(n->bytes, data, size);
     memcpy(n->bytes + size, metadata, metadata_size + 1);
 
     struct timespec deadline = loop_deadline(timeout_ms > 0 ? timeout_ms : 0);
