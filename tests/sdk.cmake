@@ -53,3 +53,8 @@ add_test(NAME sdk_install
           $<TARGET_FILE:sdk_xfer> "${_ipm_shipped}" "${_ipm_san_flags}")
 set_tests_properties(sdk_install PROPERTIES LABELS sdk TIMEOUT 600
   ENVIRONMENT "IPM_PLUGIN_PATH=")
+
+# docs/writing-a-plugin.md quotes the example verbatim; this keeps it honest.
+add_test(NAME sdk_doc
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sdk/doc_test.sh ${PROJECT_SOURCE_DIR})
+set_tests_properties(sdk_doc PROPERTIES LABELS sdk TIMEOUT 30)

@@ -164,6 +164,18 @@ for t in UdsSender UdsReceiver; do
 done
 echo "ok: libipm_UdsSender.so, libipm_UdsReceiver.so in $plugdir, exporting only their factories"
 
+step "build a plugin by hand with pkg-config, as docs/writing-a-plugin.md shows"
+ex=$src/examples/third_party_plugin
+mkdir -p "$tmp/byhand"
+# shellcheck disable=SC2086 # flags are words on purpose
+quiet "$cc" -std=c11 $san -fPIC -shared -fvisibility=hidden -Wl,--no-undefined \
+    "$ex/uds_sender.c" "$ex/uds_address.c" $flags -o "$tmp/byhand/libipm_UdsSender.so"
+if [[ -x $prefix/bin/ipm-plugins ]]; then
+    quiet "$prefix/bin/ipm-plugins" show "$tmp/byhand/libipm_UdsSender.so"
+    grep -q "UdsSender  (sender" "$tmp/last.log" || fail "by-hand plugin: $(cat "$tmp/last.log")"
+fi
+echo "ok: $tmp/byhand/libipm_UdsSender.so"
+
 export IPM_PLUGIN_PATH=$plugdir
 if [[ -x $prefix/bin/ipm-plugins ]]; then
     quiet "$prefix/bin/ipm-plugins" show UdsSender UdsReceiver
