@@ -30,20 +30,19 @@
 #define IPM_SHM_LINE 64                     /* cache line: producer/consumer split */
 #define IPM_SHM_REC_ALIGN 32u               /* records start on 32-byte boundaries */
 #define IPM_SHM_MAX_METADATA 255u           /* bytes of topic/metadata, without NUL */
-#define IPM_SHM_SLOTS 64u                   /* subscribers per ring */
 #define IPM_SHM_NAME_MAX 200                /* NAME of shm://NAME */
 #define IPM_SHM_LIVENESS_NS (100 * 1000 * 1000ll) /* bounded sleeps, owner checks */
 
 enum { IPM_SHM_KIND_RING = 1, IPM_SHM_KIND_QUEUE = 2 };
 enum { IPM_SHM_REC_MSG = 1, IPM_SHM_REC_PAD = 2 };
 
-/* A claim on a role in a segment: a ring subscriber's slot, or the queue's
- * single producer. pid 0 = free. A claim whose process is dead (pid gone,
- * zombie, or pid reused: start time differs) may be taken over. */
+/* A claim on a role in a segment: the queue's single producer. pid 0 =
+ * free. A claim whose process is dead (pid gone, zombie, or pid reused:
+ * start time differs) may be taken over. */
 typedef struct ipm__shm_claim {
     _Atomic int32_t pid;
-    _Atomic uint32_t sleeping; /* 1 while counted in the waiter count */
-    _Atomic uint64_t start;    /* /proc/<pid>/stat field 22 of the claimant */
+    uint32_t reserved;
+    _Atomic uint64_t start; /* /proc/<pid>/stat field 22 of the claimant */
     unsigned char pad_[IPM_SHM_LINE - 16];
 } ipm__shm_claim;
 
@@ -62,7 +61,7 @@ typedef struct ipm__shm_header {
     uint64_t max_message_size; /* largest payload accepted */
     uint64_t data_offset;      /* from the start of the file */
     int32_t owner_pid;         /* creator: the publisher or the receiver */
-    uint32_t slot_count;       /* subscriber claims after the header (ring) */
+    uint32_t reserved0;
     uint64_t owner_start;      /* creator's start time, detects pid reuse */
 
     /* line 1: owner status, written at most twice */
@@ -77,8 +76,10 @@ typedef struct ipm__shm_header {
     _Atomic uint32_t data_word;  /* futex: bumped when a reader sleeps */
     unsigned char pad2_[IPM_SHM_LINE - 28];
 
-    /* line 3: readers about to sleep on data_word (ring: a count of slots
-     * with sleeping=1; queue: 0/1 for the consumer) */
+    /* line 3: 1 when a reader sleeps (or is about to) on data_word. The
+     * writer exchanges it back to 0 and wakes everyone, so a burst of
+     * messages costs one FUTEX_WAKE, and a reader that crashed asleep costs
+     * at most one. */
     _Atomic uint32_t data_waiters;
     unsigned char pad3_[IPM_SHM_LINE - 4];
 
@@ -88,8 +89,9 @@ typedef struct ipm__shm_header {
 
     /* line 5: queue producer sleeping on a full queue */
     _Atomic uint32_t space_word;    /* futex: bumped when the producer sleeps */
-    _Atomic uint32_t space_waiters; /* 0/1 */
-    unsigned char pad5_[IPM_SHM_LINE - 8];
+    _Atomic uint32_t space_waiters; /* 1: the producer sleeps; as above */
+    _Atomic uint64_t space_need;    /* wake it once consumed reaches this */
+    unsigned char pad5_[IPM_SHM_LINE - 16];
 
     /* line 6: the queue's single producer */
     ipm__shm_claim producer;
@@ -121,7 +123,6 @@ typedef struct ipm__shm_seg {
     int fd;
     size_t size;
     ipm__shm_header *hdr;
-    ipm__shm_claim *slots; /* ring only */
     unsigned char *data;
     uint64_t cap;
     uint64_t max_message_size;
@@ -196,9 +197,8 @@ uint64_t ipm__shm_self_start(void);
 /* False if pid is gone, a zombie, or (start != 0) a different process. */
 bool ipm__shm_alive(int32_t pid, uint64_t start);
 
-/* Claim a free or dead claim for this process. If the dead claimant was
- * counted as sleeping, waiters (may be NULL) is decremented. */
-bool ipm__shm_claim_take(ipm__shm_claim *c, _Atomic uint32_t *waiters);
+/* Claim a free or dead claim for this process. */
+bool ipm__shm_claim_take(ipm__shm_claim *c);
 
 /* Give a claim back. */
 void ipm__shm_claim_drop(ipm__shm_claim *c);

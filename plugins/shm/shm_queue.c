@@ -4,10 +4,11 @@
  * Sleeping and waking, on both sides, follow one pattern (Dekker): the
  * sleeper sets its waiting flag, reads the futex word, re-checks the other
  * side's position, then sleeps on the word; the other side stores its
- * position, then reads the flag, and only if it is set bumps the word and
- * calls FUTEX_WAKE. All four accesses are seq_cst, so either the sleeper
- * sees the new position or the waker sees the flag: no lost wake-up, and no
- * syscall while nobody sleeps.
+ * position, then reads the flag, and only if it is set exchanges it back to
+ * 0, bumps the word and calls FUTEX_WAKE. All these accesses are seq_cst, so
+ * either the sleeper sees the new position or the waker sees the flag: no
+ * lost wake-up, no syscall while nobody sleeps, and one wake per sleep
+ * rather than one per message.
  */
 #define _GNU_SOURCE
 #include "shm_queue.h"
@@ -41,6 +42,14 @@ bool ipm__shm_queue_has_room(const ipm__shm_seg *s, ipm__shm_queue_writer *w, ui
     return end - w->consumed <= s->cap;
 }
 
+uint64_t ipm__shm_queue_wake_at(const ipm__shm_seg *s, const ipm__shm_queue_writer *w,
+                                uint64_t len)
+{
+    uint64_t need = w->head + span(s, w->head, len) - s->cap;
+    uint64_t want = need + s->cap / 4;
+    return want < w->head ? want : w->head;
+}
+
 void ipm__shm_queue_write(ipm__shm_seg *s, ipm__shm_queue_writer *w, const void *data,
                           size_t size, const char *meta, size_t meta_size)
 {
@@ -65,7 +74,8 @@ void ipm__shm_queue_write(ipm__shm_seg *s, ipm__shm_queue_writer *w, const void 
         memcpy(r + meta_size + 1, data, size);
     w->head = pos + len;
     atomic_store_explicit(&h->head, w->head, memory_order_seq_cst);
-    if (atomic_load_explicit(&h->data_waiters, memory_order_seq_cst) != 0) {
+    if (atomic_load_explicit(&h->data_waiters, memory_order_seq_cst) != 0 &&
+        atomic_exchange_explicit(&h->data_waiters, 0, memory_order_seq_cst) != 0) {
         atomic_fetch_add_explicit(&h->data_word, 1, memory_order_seq_cst);
         ipm__shm_futex_wake(&h->data_word);
     }
@@ -119,7 +129,12 @@ int ipm__shm_queue_read(ipm__shm_seg *s, ipm__shm_queue_reader *r, ipm__shm_pool
             memcpy(data, src + hd.meta_size + 1, hd.size);
         r->pos += hd.len;
         atomic_store_explicit(&h->consumed, r->pos, memory_order_seq_cst);
-        if (atomic_load_explicit(&h->space_waiters, memory_order_seq_cst) != 0) {
+        /* Wake a producer waiting for room once enough is free, or when
+         * we have taken everything it wrote (we are about to go idle). */
+        if (atomic_load_explicit(&h->space_waiters, memory_order_seq_cst) != 0 &&
+            (r->pos >= atomic_load_explicit(&h->space_need, memory_order_relaxed) ||
+             r->pos == r->head) &&
+            atomic_exchange_explicit(&h->space_waiters, 0, memory_order_seq_cst) != 0) {
             atomic_fetch_add_explicit(&h->space_word, 1, memory_order_seq_cst);
             ipm__shm_futex_wake(&h->space_word);
         }

@@ -28,6 +28,13 @@ void ipm__shm_queue_writer_init(const ipm__shm_seg *s, ipm__shm_queue_writer *w)
 /* True if a record of len bytes (ipm__shm_rec_len) fits now. */
 bool ipm__shm_queue_has_room(const ipm__shm_seg *s, ipm__shm_queue_writer *w, uint64_t len);
 
+/* Before the producer sleeps on a full queue: the consumer position at
+ * which to wake it. Not just room for its record but a quarter of the
+ * queue (or all of what is queued), so that a producer faster than its
+ * consumer is woken once per batch instead of once per message. */
+uint64_t ipm__shm_queue_wake_at(const ipm__shm_seg *s, const ipm__shm_queue_writer *w,
+                                uint64_t len);
+
 /* Append one message; has_room must have returned true for it. Wakes the
  * consumer only if it is sleeping. */
 void ipm__shm_queue_write(ipm__shm_seg *s, ipm__shm_queue_writer *w, const void *data,

@@ -11,27 +11,6 @@ static ipm__shm_rec *rec_at(const ipm__shm_seg *s, uint64_t pos)
     return (ipm__shm_rec *)(s->data + (pos & (s->cap - 1)));
 }
 
-/*
- * A subscriber killed while counted as sleeping would make every publish pay
- * a futex syscall forever. When wakes keep finding nobody, look for sleeping
- * claims of dead processes and uncount them. Rare: only after 64 wakes in a
- * row found no sleeper.
- */
-static void repair_waiters(ipm__shm_seg *s)
-{
-    for (uint32_t i = 0; i < IPM_SHM_SLOTS; i++) {
-        ipm__shm_claim *c = &s->slots[i];
-        if (atomic_load(&c->sleeping) == 0)
-            continue;
-        int32_t pid = atomic_load(&c->pid);
-        if (pid != 0 && ipm__shm_alive(pid, atomic_load(&c->start)))
-            continue;
-        uint32_t one = 1;
-        if (atomic_compare_exchange_strong(&c->sleeping, &one, 0))
-            atomic_fetch_sub(&s->hdr->data_waiters, 1);
-    }
-}
-
 void ipm__shm_ring_write(ipm__shm_seg *s, ipm__shm_ring_writer *w, const void *data,
                          size_t size, const char *meta, size_t meta_size)
 {
@@ -79,14 +58,10 @@ void ipm__shm_ring_write(ipm__shm_seg *s, ipm__shm_ring_writer *w, const void *d
      * reader, which counts itself as waiting before re-checking head). */
     atomic_store_explicit(&h->head, end, memory_order_seq_cst);
     atomic_store_explicit(&h->pubver, 2 * w->seq, memory_order_release);
-    if (atomic_load_explicit(&h->data_waiters, memory_order_seq_cst) != 0) {
+    if (atomic_load_explicit(&h->data_waiters, memory_order_seq_cst) != 0 &&
+        atomic_exchange_explicit(&h->data_waiters, 0, memory_order_seq_cst) != 0) {
         atomic_fetch_add_explicit(&h->data_word, 1, memory_order_seq_cst);
-        if (ipm__shm_futex_wake(&h->data_word) > 0) {
-            w->wake_misses = 0;
-        } else if (++w->wake_misses >= 64) {
-            w->wake_misses = 0;
-            repair_waiters(s);
-        }
+        ipm__shm_futex_wake(&h->data_word);
     }
 }
 

@@ -20,11 +20,11 @@
 /* The writer's private copy of its positions. */
 typedef struct ipm__shm_ring_writer {
     uint64_t head, tail, seq;
-    unsigned wake_misses; /* wakes that found nobody: see repair_waiters */
 } ipm__shm_ring_writer;
 
 /* Append one message (sizes already checked against the segment); never
- * blocks; wakes sleeping readers only if some are counted as sleeping. */
+ * blocks; makes the wake syscall only if a reader has flagged that it
+ * sleeps. */
 void ipm__shm_ring_write(ipm__shm_seg *s, ipm__shm_ring_writer *w, const void *data,
                          size_t size, const char *meta, size_t meta_size);
 

@@ -124,10 +124,8 @@ ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type, const ch
 
 uint64_t ipm__shm_segment_size(uint32_t kind, uint64_t capacity)
 {
-    uint64_t off = sizeof(ipm__shm_header);
-    if (kind == IPM_SHM_KIND_RING)
-        off += (uint64_t)IPM_SHM_SLOTS * sizeof(ipm__shm_claim);
-    off = (off + 4095) & ~(uint64_t)4095;
+    (void)kind;
+    uint64_t off = (sizeof(ipm__shm_header) + 4095) & ~(uint64_t)4095;
     return off + capacity;
 }
 
@@ -195,7 +193,7 @@ bool ipm__shm_alive(int32_t pid, uint64_t start)
     return start == 0 || st == start;
 }
 
-bool ipm__shm_claim_take(ipm__shm_claim *c, _Atomic uint32_t *waiters)
+bool ipm__shm_claim_take(ipm__shm_claim *c)
 {
     int32_t me = (int32_t)getpid();
     int32_t cur = atomic_load(&c->pid);
@@ -203,10 +201,6 @@ bool ipm__shm_claim_take(ipm__shm_claim *c, _Atomic uint32_t *waiters)
         return false;
     if (!atomic_compare_exchange_strong(&c->pid, &cur, me))
         return false;
-    /* The previous claimant may have died while counted as sleeping. */
-    uint32_t one = 1;
-    if (atomic_compare_exchange_strong(&c->sleeping, &one, 0) && waiters != NULL)
-        atomic_fetch_sub(waiters, 1);
     atomic_store(&c->start, ipm__shm_self_start());
     return true;
 }
@@ -252,8 +246,7 @@ static ipm_status validate(const ipm__shm_header *h, uint64_t size, uint32_t kin
     bool pow2 = cap >= 4096 && (cap & (cap - 1)) == 0;
     if (!pow2 || h->total_size != size || h->total_size != ipm__shm_segment_size(kind, cap) ||
         h->data_offset != size - cap ||
-        ipm__shm_rec_len(IPM_SHM_MAX_METADATA, h->max_message_size) > cap / 2 ||
-        (kind == IPM_SHM_KIND_RING && h->slot_count != IPM_SHM_SLOTS))
+        ipm__shm_rec_len(IPM_SHM_MAX_METADATA, h->max_message_size) > cap / 2)
         return ipm_set_error(IPM_ECONNECT,
                              "%s shm://%s: segment header is corrupt (capacity %llu, size "
                              "%llu of %llu bytes); refusing to use it",
@@ -280,7 +273,6 @@ static void fill_seg(ipm__shm_seg *s, int fd, void *base, size_t size, const str
     s->fd = fd;
     s->size = size;
     s->hdr = base;
-    s->slots = (ipm__shm_claim *)((unsigned char *)base + sizeof(ipm__shm_header));
     s->data = (unsigned char *)base + s->hdr->data_offset;
     s->cap = s->hdr->capacity;
     s->max_message_size = s->hdr->max_message_size;
@@ -403,7 +395,6 @@ ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *
     h->max_message_size = c->max_message_size;
     h->data_offset = size - c->capacity;
     h->owner_pid = (int32_t)getpid();
-    h->slot_count = kind == IPM_SHM_KIND_RING ? IPM_SHM_SLOTS : 0;
     h->owner_start = ipm__shm_self_start();
     /* Everything else is zero from ftruncate. The link below publishes the
      * file; the kernel orders it after these stores for any opener. */

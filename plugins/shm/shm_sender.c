@@ -55,7 +55,7 @@ static ipm_status attach(sender *s)
     if (st != IPM_OK)
         return st;
     ipm__shm_header *h = s->seg.hdr;
-    if (!ipm__shm_claim_take(&h->producer, NULL)) {
+    if (!ipm__shm_claim_take(&h->producer)) {
         int pid = (int)atomic_load(&h->producer.pid);
         ipm__shm_detach(&s->seg);
         return ipm_set_error(IPM_ECONNECT,
@@ -214,6 +214,7 @@ static ipm_status snd_send(void *state, const void *data, size_t size, const cha
         int64_t slice = next_check - now;
         if (left < 0 || left > slice)
             left = slice;
+        atomic_store(&h->space_need, ipm__shm_queue_wake_at(&s->seg, &s->w, len));
         atomic_store(&h->space_waiters, 1);
         uint32_t v = atomic_load(&h->space_word);
         atomic_thread_fence(memory_order_seq_cst);

@@ -32,7 +32,6 @@ typedef struct sublink {
     ipm__shm_seg seg;
     bool attached;
     bool was_attached; /* lost its publisher and has none yet */
-    uint32_t slot;
     int32_t owner_pid; /* for messages */
     ipm__shm_ring_reader rd;
 } sublink;
@@ -119,11 +118,6 @@ static void link_detach(sublink *l)
 {
     if (!l->attached)
         return;
-    ipm__shm_claim *c = &l->seg.slots[l->slot];
-    uint32_t one = 1;
-    if (atomic_compare_exchange_strong(&c->sleeping, &one, 0))
-        atomic_fetch_sub(&l->seg.hdr->data_waiters, 1);
-    ipm__shm_claim_drop(c);
     ipm__shm_detach(&l->seg);
     l->attached = false;
 }
@@ -136,18 +130,6 @@ static ipm_status link_attach(sublink *l, bool at_start)
     ipm_status st = ipm__shm_attach(l->name, IPM_SHM_KIND_RING, "ShmSubscriber", &l->seg);
     if (st != IPM_OK)
         return st;
-    uint32_t i;
-    for (i = 0; i < l->seg.hdr->slot_count; i++)
-        if (ipm__shm_claim_take(&l->seg.slots[i], &l->seg.hdr->data_waiters))
-            break;
-    if (i == l->seg.hdr->slot_count) {
-        ipm__shm_detach(&l->seg);
-        return ipm_set_error(IPM_ECONNECT,
-                             "ShmSubscriber shm://%s: all %u subscriber slots of the ring are "
-                             "taken by live processes",
-                             l->name, IPM_SHM_SLOTS);
-    }
-    l->slot = i;
     l->attached = true;
     l->was_attached = false;
     l->owner_pid = l->seg.hdr->owner_pid;
@@ -364,21 +346,17 @@ static void sleep_once(subscriber *s, int64_t deadline, bool detached)
 {
     _Atomic uint32_t *words[MAX_LINKS];
     uint32_t vals[MAX_LINKS];
-    sublink *slept[MAX_LINKS];
     int n = 0;
     for (int i = 0; i < s->nlinks; i++) {
         sublink *l = s->links[i];
         if (!l->attached)
             continue;
         ipm__shm_header *h = l->seg.hdr;
-        ipm__shm_claim *c = &l->seg.slots[l->slot];
-        /* Count ourselves as sleeping, then read the word, then re-check:
-         * pairs with the writer's head store then waiters load. */
-        atomic_store(&c->sleeping, 1);
-        atomic_fetch_add(&h->data_waiters, 1);
+        /* Flag, then read the word, then re-check: pairs with the writer's
+         * head store then flag exchange (see shm_queue.c). */
+        atomic_store(&h->data_waiters, 1);
         words[n] = &h->data_word;
-        vals[n] = atomic_load(&h->data_word);
-        slept[n++] = l;
+        vals[n++] = atomic_load(&h->data_word);
     }
     atomic_thread_fence(memory_order_seq_cst); /* before re-checking heads */
     int64_t cap = IPM_SHM_LIVENESS_NS;
@@ -390,13 +368,6 @@ static void sleep_once(subscriber *s, int64_t deadline, bool detached)
         if (detached)
             cap = 20 * 1000 * 1000; /* also look for the missing publishers */
         ipm__shm_futex_waitv(words, vals, n, ipm__shm_wait_ns(deadline, cap));
-    }
-    for (int i = 0; i < n; i++) {
-        sublink *l = slept[i];
-        ipm__shm_claim *c = &l->seg.slots[l->slot];
-        uint32_t one = 1;
-        if (atomic_compare_exchange_strong(&c->sleeping, &one, 0))
-            atomic_fetch_sub(&l->seg.hdr->data_waiters, 1);
     }
 }
 

@@ -1,0 +1,556 @@
+/*
+ * ipm-shm-bench — the shared-memory transports measured beside their
+ * references, in one run:
+ *   - one-way latency p50/p99 (ping-pong between two processes, RTT/2) for
+ *     64 B, 4 KiB and 64 KiB, with blocking and with spinning receive;
+ *   - throughput (msgs/s, GB/s) for 64 B and 64 KiB between two processes;
+ *   - single-core memcpy bandwidth (the ceiling for a copying transport) and
+ *     a bare futex ping-pong between two processes (the blocking floor);
+ *   - the same figures for ZmqSender/ZmqReceiver over ipc:// through the ipm
+ *     API when those plugins load, and for iceoryx's C binding when it was
+ *     found at build time (iox-roudi is started if needed).
+ *
+ * Usage: ipm-shm-bench [--json] [--quick]
+ *   --json   one JSON object per measurement on stdout instead of the table
+ *   --quick  fewer iterations (a smoke run)
+ */
+#define _GNU_SOURCE
+#include "shm_bench_util.h"
+
+#include <ipm/plugin.h>
+
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ results */
+
+enum { COL_SHM, COL_SHMPS, COL_ZMQ, COL_IOX, COL_REF, NCOL };
+static const char *const col_name[NCOL] = {"shm", "shm-pubsub", "zmq-ipc", "iceoryx",
+                                           "reference"};
+
+typedef struct row {
+    char label[48];
+    bool is_rate; /* throughput: bigger is better */
+    double v[NCOL][2]; /* latency: p50, p99 (us); rate: msgs/s, GB/s */
+    bool have[NCOL];
+} row;
+
+static row rows[32];
+static int nrows;
+static bool json;
+static bool quick;
+
+static row *get_row(const char *label, bool is_rate)
+{
+    for (int i = 0; i < nrows; i++)
+        if (strcmp(rows[i].label, label) == 0)
+            return &rows[i];
+    row *r = &rows[nrows++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->label, sizeof r->label, "%s", label);
+    r->is_rate = is_rate;
+    return r;
+}
+
+static void record(const char *label, bool is_rate, int col, double a, double b,
+                   const char *transport, const char *metric, size_t size, const char *mode)
+{
+    row *r = get_row(label, is_rate);
+    r->v[col][0] = a;
+    r->v[col][1] = b;
+    r->have[col] = true;
+    if (!json) {
+        fprintf(stderr, "  %-28s %-10s %12.3f %12.3f\n", label, col_name[col], a, b);
+        return;
+    }
+    if (is_rate)
+        printf("{\"transport\":\"%s\",\"metric\":\"%s\",\"size\":%zu,\"mode\":\"%s\","
+               "\"msgs_per_s\":%.0f,\"gb_per_s\":%.4f}\n",
+               transport, metric, size, mode, a, b);
+    else
+        printf("{\"transport\":\"%s\",\"metric\":\"%s\",\"size\":%zu,\"mode\":\"%s\","
+               "\"p50_us\":%.3f,\"p99_us\":%.3f}\n",
+               transport, metric, size, mode, a, b);
+    fflush(stdout);
+}
+
+/* --------------------------------------------------------- transports */
+
+typedef struct transport {
+    int col;
+    const char *name;       /* for JSON */
+    const char *send_type;  /* ShmSender, ShmPublisher, ZmqSender */
+    const char *recv_type;
+    bool zmq;               /* ipc:// endpoints, spin = poll loop */
+    bool pubsub;
+} transport;
+
+static void endpoint(const transport *t, char *buf, size_t cap, const char *tag)
+{
+    static int counter;
+    if (t->zmq)
+        snprintf(buf, cap, "ipc:///tmp/ipm-bench-%d-%d-%s", (int)getpid(), counter++, tag);
+    else
+        snprintf(buf, cap, "shm://ipm-bench-%d-%d-%s", (int)getpid(), counter++, tag);
+}
+
+static ipm_status open_recv(const transport *t, const char *ep, bool spin, ipm_receiver **r)
+{
+    char spec[512];
+    snprintf(spec, sizeof spec, "type=%s; connection_string=%s%s%s", t->recv_type, ep,
+             t->pubsub ? "; topics=" : "", (spin && !t->zmq) ? "; spin_us=500000" : "");
+    return ipm_receiver_open(spec, r);
+}
+
+static ipm_status open_send(const transport *t, const char *ep, ipm_sender **s)
+{
+    char spec[512];
+    snprintf(spec, sizeof spec, "type=%s; connection_string=%s", t->send_type, ep);
+    return ipm_sender_open(spec, s);
+}
+
+/* Receive one message: blocking, or (zmq "spinning") polling with
+ * IPM_NO_BLOCK; shm spins inside the plugin (spin_us). */
+static ipm_status recv_one(const transport *t, ipm_receiver *r, bool spin, ipm_message *m)
+{
+    if (spin && t->zmq) {
+        ipm_status st;
+        while ((st = ipm_receive(r, m, IPM_NO_BLOCK)) == IPM_ETIMEDOUT) {
+        }
+        return st;
+    }
+    return ipm_receive(r, m, 10000);
+}
+
+typedef struct pp_arg {
+    const transport *t;
+    const char *ping, *pong;
+    size_t size;
+    bool spin;
+    int total;
+    bench_pipe *ready;
+} pp_arg;
+
+/* The echo side of the ping-pong. */
+static int echo_child(pp_arg *a)
+{
+    ipm_receiver *r;
+    ipm_sender *s;
+    if (open_recv(a->t, a->ping, a->spin, &r) != IPM_OK) {
+        fprintf(stderr, "echo: %s\n", ipm_last_error());
+        return 1;
+    }
+    char c = 'r';
+    bench_put(a->ready, &c, 1);
+    if (open_send(a->t, a->pong, &s) != IPM_OK) {
+        fprintf(stderr, "echo: %s\n", ipm_last_error());
+        return 1;
+    }
+    for (int i = 0; i < a->total; i++) {
+        ipm_message m;
+        if (recv_one(a->t, r, a->spin, &m) != IPM_OK) {
+            fprintf(stderr, "echo %d: %s\n", i, ipm_last_error());
+            return 2;
+        }
+        ipm_status st = ipm_send(s, m.data, m.size, 10000, "");
+        ipm_message_release(&m);
+        if (st != IPM_OK) {
+            fprintf(stderr, "echo send: %s\n", ipm_last_error());
+            return 3;
+        }
+    }
+    ipm_message m;
+    /* Let the other side finish before our queue disappears. */
+    ipm_receive(r, &m, 200);
+    ipm_sender_destroy(s);
+    ipm_receiver_destroy(r);
+    return 0;
+}
+
+static int latency_ipm(const transport *t, size_t size, bool spin, int iters, double *p50,
+                       double *p99)
+{
+    char ping[128], pong[128];
+    endpoint(t, ping, sizeof ping, "ping");
+    endpoint(t, pong, sizeof pong, "pong");
+    int warm = iters / 10 + 100;
+    bench_pipe ready;
+    if (!bench_pipe_open(&ready))
+        return -1;
+    pp_arg a = {t, ping, pong, size, spin, warm + iters, &ready};
+    ipm_receiver *r = NULL;
+    ipm_sender *s = NULL;
+    int rc = -1;
+    /* Receivers first: for pub/sub the ring must exist before sends. */
+    if (open_recv(t, pong, spin, &r) != IPM_OK) {
+        fprintf(stderr, "latency: %s\n", ipm_last_error());
+        bench_pipe_close(&ready);
+        return -1;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(echo_child(&a));
+    char c;
+    int64_t *samples = malloc(sizeof(int64_t) * (size_t)iters);
+    unsigned char *buf = calloc(1, size ? size : 1);
+    if (!bench_get(&ready, &c, 1, 10000) || open_send(t, ping, &s) != IPM_OK || !samples ||
+        !buf) {
+        fprintf(stderr, "latency: %s\n", ipm_last_error());
+        goto out;
+    }
+    if (t->pubsub) {
+        /* The echo side must be attached to our ring before we start. */
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < warm + iters; i++) {
+        memcpy(buf, &i, sizeof i);
+        int64_t t0 = bench_now_ns();
+        if (ipm_send(s, buf, size, 10000, "") != IPM_OK) {
+            fprintf(stderr, "latency send %d: %s\n", i, ipm_last_error());
+            goto out;
+        }
+        ipm_message m;
+        if (recv_one(t, r, spin, &m) != IPM_OK) {
+            fprintf(stderr, "latency receive %d: %s\n", i, ipm_last_error());
+            goto out;
+        }
+        int64_t t1 = bench_now_ns();
+        ipm_message_release(&m);
+        if (i >= warm)
+            samples[i - warm] = (t1 - t0) / 2; /* one way = RTT / 2 */
+    }
+    *p50 = bench_quantile_us(samples, iters, 0.50);
+    *p99 = bench_quantile_us(samples, iters, 0.99);
+    rc = 0;
+out:
+    ipm_sender_destroy(s);
+    if (bench_wait(pid, 20000) != 0)
+        rc = -1;
+    ipm_receiver_destroy(r);
+    free(samples);
+    free(buf);
+    bench_pipe_close(&ready);
+    return rc;
+}
+
+typedef struct thr_arg {
+    const transport *t;
+    const char *ep;
+    long count;
+    bench_pipe *up;
+} thr_arg;
+
+static int sink_child(thr_arg *a)
+{
+    ipm_receiver *r;
+    if (open_recv(a->t, a->ep, false, &r) != IPM_OK) {
+        fprintf(stderr, "sink: %s\n", ipm_last_error());
+        return 1;
+    }
+    int64_t ready = 0;
+    bench_put(a->up, &ready, sizeof ready);
+    for (long i = 0; i < a->count; i++) {
+        ipm_message m;
+        if (ipm_receive(r, &m, 10000) != IPM_OK) {
+            fprintf(stderr, "sink %ld: %s\n", i, ipm_last_error());
+            return 2;
+        }
+        ipm_message_release(&m);
+    }
+    int64_t end = bench_now_ns();
+    bench_put(a->up, &end, sizeof end);
+    ipm_receiver_destroy(r);
+    return 0;
+}
+
+static int throughput_ipm(const transport *t, size_t size, long count, double *rate)
+{
+    char ep[128];
+    endpoint(t, ep, sizeof ep, "thr");
+    bench_pipe up;
+    if (!bench_pipe_open(&up))
+        return -1;
+    thr_arg a = {t, ep, count, &up};
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(sink_child(&a));
+    int rc = -1;
+    ipm_sender *s = NULL;
+    unsigned char *buf = calloc(1, size);
+    int64_t tmp, end;
+    if (!bench_get(&up, &tmp, sizeof tmp, 10000) || open_send(t, ep, &s) != IPM_OK || !buf) {
+        fprintf(stderr, "throughput: %s\n", ipm_last_error());
+        goto out;
+    }
+    int64_t t0 = bench_now_ns();
+    for (long i = 0; i < count; i++) {
+        if (ipm_send(s, buf, size, 10000, "") != IPM_OK) {
+            fprintf(stderr, "throughput send %ld: %s\n", i, ipm_last_error());
+            goto out;
+        }
+    }
+    if (!bench_get(&up, &end, sizeof end, 60000))
+        goto out;
+    *rate = (double)count / ((double)(end - t0) / 1e9);
+    rc = 0;
+out:
+    if (bench_wait(pid, 60000) != 0)
+        rc = -1;
+    ipm_sender_destroy(s);
+    free(buf);
+    bench_pipe_close(&up);
+    return rc;
+}
+
+/* ------------------------------------------------------- references */
+
+static double memcpy_bandwidth(size_t block)
+{
+    size_t src_size = 64u << 20; /* larger than the caches, like a busy ring */
+    unsigned char *src = malloc(src_size), *dst = malloc(block);
+    if (!src || !dst)
+        return 0;
+    memset(src, 1, src_size);
+    memset(dst, 2, block);
+    size_t off = 0;
+    long n = 0;
+    int64_t t0 = bench_now_ns(), t1;
+    do {
+        for (int k = 0; k < 64; k++, n++) {
+            memcpy(dst, src + off, block);
+            off = (off + block) % (src_size - block);
+        }
+        __asm__ __volatile__("" : : "r"(dst) : "memory");
+        t1 = bench_now_ns();
+    } while (t1 - t0 < (quick ? 100000000 : 500000000));
+    free(src);
+    free(dst);
+    return (double)n * (double)block / ((double)(t1 - t0) / 1e9);
+}
+
+static long futex_op(_Atomic uint32_t *w, int op, uint32_t v)
+{
+    return syscall(SYS_futex, (uint32_t *)w, op, v, NULL, NULL, 0);
+}
+
+/* Two processes hand a token back and forth through one shared word, with
+ * FUTEX_WAIT/FUTEX_WAKE every time: the cost of a blocking wake-up. */
+static int futex_pingpong(int iters, double *p50, double *p99)
+{
+    _Atomic uint32_t *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                               -1, 0);
+    if (w == MAP_FAILED)
+        return -1;
+    atomic_store(w, 0);
+    int warm = iters / 10 + 100, total = warm + iters;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (uint32_t i = 0; i < (uint32_t)total; i++) {
+            uint32_t v;
+            while ((v = atomic_load(w)) != 2 * i + 1)
+                futex_op(w, FUTEX_WAIT, v);
+            atomic_store(w, 2 * i + 2);
+            futex_op(w, FUTEX_WAKE, 1);
+        }
+        _exit(0);
+    }
+    int64_t *samples = malloc(sizeof(int64_t) * (size_t)iters);
+    for (uint32_t i = 0; i < (uint32_t)total; i++) {
+        int64_t t0 = bench_now_ns();
+        atomic_store(w, 2 * i + 1);
+        futex_op(w, FUTEX_WAKE, 1);
+        uint32_t v;
+        while ((v = atomic_load(w)) != 2 * i + 2)
+            futex_op(w, FUTEX_WAIT, v);
+        int64_t t1 = bench_now_ns();
+        if (i >= (uint32_t)warm)
+            samples[i - (uint32_t)warm] = (t1 - t0) / 2;
+    }
+    bench_wait(pid, 10000);
+    *p50 = bench_quantile_us(samples, iters, 0.5);
+    *p99 = bench_quantile_us(samples, iters, 0.99);
+    free(samples);
+    munmap((void *)w, 4096);
+    return 0;
+}
+
+/* ------------------------------------------------------------- table */
+
+static void fmt(char *buf, size_t cap, const row *r, int col)
+{
+    if (!r->have[col]) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    if (r->is_rate)
+        snprintf(buf, cap, "%.2fM/s %.2fGB/s", r->v[col][0] / 1e6, r->v[col][1]);
+    else
+        snprintf(buf, cap, "%.2f / %.2f", r->v[col][0], r->v[col][1]);
+}
+
+/* shm's advantage over another column: >1 means shm is better. */
+static void ratio(char *buf, size_t cap, const row *r, int other)
+{
+    if (!r->have[COL_SHM] || !r->have[other] || r->v[COL_SHM][0] <= 0 || r->v[other][0] <= 0) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    double x = r->is_rate ? r->v[COL_SHM][0] / r->v[other][0]
+                          : r->v[other][0] / r->v[COL_SHM][0];
+    snprintf(buf, cap, "%.2fx", x);
+}
+
+static void print_table(void)
+{
+    printf("\nipm shared-memory benchmark (latency: one-way p50 / p99 in us; throughput: "
+           "msgs/s and GB/s)\n");
+    printf("%-26s %-22s %-22s %-22s %-22s %-22s %-9s %-9s\n", "measurement", "shm (S/R)",
+           "shm (pub/sub)", "zmq ipc://", "iceoryx", "reference", "vs iox", "vs zmq");
+    for (int i = 0; i < nrows; i++) {
+        char c[NCOL][48], ri[16], rz[16];
+        for (int k = 0; k < NCOL; k++)
+            fmt(c[k], sizeof c[k], &rows[i], k);
+        ratio(ri, sizeof ri, &rows[i], COL_IOX);
+        ratio(rz, sizeof rz, &rows[i], COL_ZMQ);
+        printf("%-26s %-22s %-22s %-22s %-22s %-22s %-9s %-9s\n", rows[i].label, c[COL_SHM],
+               c[COL_SHMPS], c[COL_ZMQ], c[COL_IOX], c[COL_REF], ri, rz);
+    }
+    printf("ratios: how many times better shm (S/R) is (lower latency p50, higher rate).\n"
+           "reference: latency rows = bare futex ping-pong between two processes (blocking "
+           "floor);\n  throughput rows = single-core memcpy of the same block size from a "
+           "64 MiB buffer.\n");
+}
+
+/* ------------------------------------------------------------- main */
+
+static void run_latency(const transport *t, bool have)
+{
+    static const size_t sizes[] = {64, 4096, 65536};
+    for (int si = 0; si < 3; si++) {
+        if (t->pubsub && sizes[si] != 64)
+            continue;
+        for (int spin = 0; spin < 2; spin++) {
+            char label[48];
+            snprintf(label, sizeof label, "latency %s %s",
+                     sizes[si] == 64 ? "64 B" : sizes[si] == 4096 ? "4 KiB" : "64 KiB",
+                     spin ? "spinning" : "blocking");
+            get_row(label, false);
+            if (!have)
+                continue;
+            int iters = quick ? 2000 : (sizes[si] == 65536 ? 5000 : 20000);
+            double p50, p99;
+            if (latency_ipm(t, sizes[si], spin, iters, &p50, &p99) == 0)
+                record(label, false, t->col, p50, p99, t->name, "latency", sizes[si],
+                       spin ? "spinning" : "blocking");
+        }
+    }
+}
+
+static void run_throughput(const transport *t, bool have)
+{
+    static const size_t sizes[] = {64, 65536};
+    for (int si = 0; si < 2; si++) {
+        char label[48];
+        snprintf(label, sizeof label, "throughput %s", si == 0 ? "64 B" : "64 KiB");
+        get_row(label, true);
+        if (!have || t->pubsub)
+            continue;
+        long count = si == 0 ? (t->zmq ? 500000 : 3000000) : (t->zmq ? 20000 : 60000);
+        if (quick)
+            count /= 10;
+        double rate;
+        if (throughput_ipm(t, sizes[si], count, &rate) == 0)
+            record(label, true, t->col, rate, rate * (double)sizes[si] / 1e9, t->name,
+                   "throughput", sizes[si], "blocking");
+    }
+}
+
+static bool plugin_ok(const char *type)
+{
+    const ipm_plugin *p;
+    return ipm_plugin_load(type, &p) == IPM_OK;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "--quick") == 0)
+            quick = true;
+        else {
+            fprintf(stderr, "usage: %s [--json] [--quick]\n", argv[0]);
+            return 2;
+        }
+    }
+    const transport shm = {COL_SHM, "shm", "ShmSender", "ShmReceiver", false, false};
+    const transport shmps = {COL_SHMPS, "shm-pubsub", "ShmPublisher", "ShmSubscriber", false,
+                             true};
+    const transport zmq = {COL_ZMQ, "zmq-ipc", "ZmqSender", "ZmqReceiver", true, false};
+    bool have_shm = plugin_ok("ShmSender") && plugin_ok("ShmReceiver");
+    bool have_ps = plugin_ok("ShmPublisher") && plugin_ok("ShmSubscriber");
+    bool have_zmq = plugin_ok("ZmqSender") && plugin_ok("ZmqReceiver");
+    if (!have_shm) {
+        fprintf(stderr, "ipm-shm-bench: Shm plugins not found: %s\n", ipm_last_error());
+        return 1;
+    }
+
+    int iters = quick ? 2000 : 20000;
+    double p50, p99;
+    if (futex_pingpong(iters, &p50, &p99) == 0) {
+        record("latency 64 B blocking", false, COL_REF, p50, p99, "futex", "latency", 4,
+               "blocking");
+    }
+    run_latency(&shm, true);
+    run_latency(&shmps, have_ps);
+    run_latency(&zmq, have_zmq);
+#ifdef IPM_BENCH_HAVE_ICEORYX
+    static const size_t lsizes[] = {64, 4096, 65536};
+    for (int si = 0; si < 3; si++)
+        for (int spin = 0; spin < 2; spin++) {
+            char label[48];
+            snprintf(label, sizeof label, "latency %s %s",
+                     lsizes[si] == 64 ? "64 B" : lsizes[si] == 4096 ? "4 KiB" : "64 KiB",
+                     spin ? "spinning" : "blocking");
+            int n = quick ? 2000 : (lsizes[si] == 65536 ? 5000 : 20000);
+            if (bench_iox_latency(lsizes[si], spin, n, &p50, &p99) == 0)
+                record(label, false, COL_IOX, p50, p99, "iceoryx", "latency", lsizes[si],
+                       spin ? "spinning" : "blocking");
+        }
+#endif
+    for (int si = 0; si < 2; si++) {
+        size_t block = si == 0 ? 64 : 65536;
+        double bw = memcpy_bandwidth(block);
+        record(si == 0 ? "throughput 64 B" : "throughput 64 KiB", true, COL_REF,
+               bw / (double)block, bw / 1e9, "memcpy", "throughput", block, "single-core");
+    }
+    run_throughput(&shm, true);
+    run_throughput(&zmq, have_zmq);
+#ifdef IPM_BENCH_HAVE_ICEORYX
+    for (int si = 0; si < 2; si++) {
+        size_t size = si == 0 ? 64 : 65536;
+        long count = si == 0 ? 1000000 : 50000;
+        if (quick)
+            count /= 10;
+        double rate;
+        if (bench_iox_throughput(size, count, &rate) == 0)
+            record(si == 0 ? "throughput 64 B" : "throughput 64 KiB", true, COL_IOX, rate,
+                   rate * (double)size / 1e9, "iceoryx", "throughput", size, "blocking");
+    }
+    bench_iox_stop_roudi();
+#endif
+    if (!json)
+        print_table();
+    return 0;
+}
