@@ -2,8 +2,16 @@
 # the four plugins built; the loader finds them in the build tree.
 set(IPM_ZMQ_TEST_PLUGINS ipm_ZmqSender ipm_ZmqReceiver ipm_ZmqPublisher ipm_ZmqSubscriber)
 
+# Under TSan, libzmq (not built with TSan) needs the suppressions explained
+# in zmq_tsan.supp.
+set(IPM_ZMQ_TEST_ENV "")
+if(IPM_SANITIZE STREQUAL "thread")
+  set(IPM_ZMQ_TEST_ENV ENVIRONMENT
+      "TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/zmq_tsan.supp")
+endif()
+
 function(ipm_add_zmq_test name)
-  ipm_add_test(${name} SOURCES ${name}.c zmq_util.c LABELS zmq ${ARGN})
+  ipm_add_test(${name} SOURCES ${name}.c zmq_util.c LABELS zmq ${IPM_ZMQ_TEST_ENV} ${ARGN})
   add_dependencies(${name} ${IPM_ZMQ_TEST_PLUGINS})
 endfunction()
 

@@ -192,17 +192,12 @@ static void test_receive_timeout(void **state)
     ipm_sender *s;
     ipm_receiver *r;
     zt_tcp_pair(&s, &r);
-    const int T = 100;
-    for (int i = 0; i < 3; i++) {
-        ipm_message m;
-        long long t0 = zt_now_ns();
-        IPM_ASSERT_ERR(ipm_receive(r, &m, T), IPM_ETIMEDOUT, "100 ms");
-        double ms = (double)(zt_now_ns() - t0) / 1e6;
-        if (ms < T || ms > T + 20)
-            fail_msg("receive with timeout %d ms returned after %.3f ms", T, ms);
-        assert_null(m.data);
-    }
+    zt_check_timeout(r, 100, 10, NULL, NULL);
+    zt_check_timeout(r, 37, 10, NULL, NULL); /* not a multiple of any clock step */
+    zt_check_timeout(r, 1, 10, NULL, NULL);
     ipm_message m;
+    IPM_ASSERT_ERR(ipm_receive(r, &m, 100), IPM_ETIMEDOUT, "100 ms");
+    assert_null(m.data);
     IPM_ASSERT_ERR(ipm_receive(r, &m, IPM_NO_BLOCK), IPM_ETIMEDOUT, "ZmqReceiver");
     ipm_sender_destroy(s);
     ipm_receiver_destroy(r);
@@ -288,7 +283,8 @@ static void test_send_without_receiver_times_out(void **state)
 
     double t0 = ipm_test_now_ms();
     IPM_ASSERT_ERR(ipm_send(s, "lost?", 5, IPM_NO_BLOCK, NULL), IPM_ETIMEDOUT, ep);
-    assert_true(ipm_test_now_ms() - t0 < 50);
+    assert_true(ipm_test_now_ms() - t0 <
+                500); /* did not wait (generous: loaded machines) */
     t0 = ipm_test_now_ms();
     IPM_ASSERT_ERR(ipm_send(s, "lost?", 5, 100, NULL), IPM_ETIMEDOUT, "nothing was sent");
     assert_true(ipm_test_now_ms() - t0 >= 100);

@@ -102,6 +102,35 @@ void zt_expect_nothing(ipm_receiver *r, int timeout_ms)
     assert_int_equal(st, IPM_ETIMEDOUT);
 }
 
+void zt_check_timeout(ipm_receiver *r, int T, int tries, void (*before)(void *),
+                      void *arg)
+{
+    char seen[512] = "";
+    size_t used = 0;
+    for (int i = 0; i < tries; i++) {
+        if (before) before(arg);
+        ipm_message m;
+        long long t0 = zt_now_ns();
+        ipm_status st = ipm_receive(r, &m, T);
+        double ms = (double)(zt_now_ns() - t0) / 1e6;
+        if (st != IPM_ETIMEDOUT)
+            fail_msg("receive with timeout %d ms: %s after %.3f ms", T, ipm_strerror(st),
+                     ms);
+        if (ms < T)
+            fail_msg("receive with timeout %d ms timed out early, after %.3f ms", T, ms);
+        if (ms <= T + 20) {
+            printf("[ timeout  ] %d ms receive timed out after %.3f ms%s%s\n", T, ms,
+                   used ? "; earlier tries (late by the scheduler): " : "", seen);
+            return;
+        }
+        if (used < sizeof seen)
+            used += (size_t)snprintf(seen + used, sizeof seen - used, "%s%.3f",
+                                     used ? ", " : "", ms);
+    }
+    fail_msg("receive with timeout %d ms never returned within %d ms in %d tries: %s ms",
+             T, T + 20, tries, seen);
+}
+
 long long zt_now_ns(void)
 {
     struct timespec ts;

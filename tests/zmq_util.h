@@ -35,6 +35,15 @@ void zt_expect(ipm_receiver *r, int timeout_ms, const void *data, size_t size,
 /* Assert that nothing arrives within timeout_ms. */
 void zt_expect_nothing(ipm_receiver *r, int timeout_ms);
 
+/* Check receive timeouts of T ms on r, where nothing is to arrive: every
+ * receive must return IPM_ETIMEDOUT no sooner than T ms (CLOCK_MONOTONIC).
+ * The upper bound T + 20 ms must hold for the best of up to `tries`
+ * attempts: on a loaded machine the scheduler alone can wake any single
+ * poll() more than 20 ms late, whereas a library that adds delay of its own
+ * is late every time. before(arg), if not NULL, runs before each attempt. */
+void zt_check_timeout(ipm_receiver *r, int T, int tries, void (*before)(void *),
+                      void *arg);
+
 /* Monotonic nanoseconds. */
 long long zt_now_ns(void);
 

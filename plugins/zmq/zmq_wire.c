@@ -13,6 +13,7 @@
 #include "zmq_common.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -25,11 +26,16 @@ typedef struct zmq_holder {
     char metadata[];
 } zmq_holder;
 
-/* Set a timeout option only when it differs from what the socket has. */
+/* Set a timeout option only when it differs from what the socket has.
+ * ZeroMQ measures its timeouts on a clock with 1 ms steps, so a wait of ms
+ * may end up to 1 ms early; asking it for one ms more lets the first wait
+ * reach our deadline, saving a second wake-up (the callers' deadline loops
+ * remain the guarantee that no timeout is reported early). */
 static ipm_status set_timeout(ipm_zmq *z, int option, int *cached, int ms)
 {
     if (*cached == ms) return IPM_OK;
-    if (zmq_setsockopt(z->sock, option, &ms, sizeof ms) != 0)
+    int zms = ms > 0 && ms < INT_MAX ? ms + 1 : ms;
+    if (zmq_setsockopt(z->sock, option, &zms, sizeof zms) != 0)
         return ipm_set_error(IPM_ESYS, "%s: cannot set the %s timeout on '%s': %s",
                              z->plugin, option == ZMQ_SNDTIMEO ? "send" : "receive",
                              z->endpoint ? z->endpoint : "?", zmq_strerror(errno));
