@@ -206,12 +206,123 @@ static void test_two_processes_ipc(void **state)
     ipm_sender_destroy(s);
 }
 
+/* ---- linger bounds destroy while a peer is alive but not reading ---- */
+
+struct stuck_job {
+    const char *endpoint;
+    int ready_fd; /* write: bound */
+    int done_fd;  /* read: the parent is finished */
+};
+
+static int stuck_receiver_child(void *arg)
+{
+    struct stuck_job *job = arg;
+    char spec[300];
+    snprintf(spec, sizeof spec, "type=ZmqReceiver; connection_string=%s; recv_hwm=1",
+             job->endpoint);
+    ipm_receiver *r;
+    if (ipm_receiver_open(spec, &r) != IPM_OK) CHILD_FAIL(30, "open");
+    if (write(job->ready_fd, "r", 1) != 1) return 31;
+    char done[8];
+    int rc = read_pipe(job->done_fd, done, sizeof done) > 0 ? 0 : 32; /* never reads */
+    ipm_receiver_destroy(r);
+    return rc;
+}
+
+static void test_destroy_bounded_by_linger(void **state)
+{
+    (void)state;
+    char name[128], ep[200];
+    ipm_test_unique(name, sizeof name, "linger");
+    snprintf(ep, sizeof ep, "ipc:///tmp/%s.ipc", name);
+    int ready[2], done[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(done), 0);
+    struct stuck_job job = {ep, ready[1], done[0]};
+    pid_t pid = ipm_test_fork(stuck_receiver_child, &job);
+    assert_true(pid > 0);
+    char buf[8];
+    assert_true(read_pipe(ready[0], buf, sizeof buf) > 0);
+
+    char extra[64];
+    const int linger = 300;
+    snprintf(extra, sizeof extra, "send_hwm=1; linger_ms=%d", linger);
+    ipm_sender *s;
+    IPM_ASSERT_OK(ipm_sender_create("ZmqSender", &s));
+    zt_connect_sender(s, ep, extra);
+    static char big[256 * 1024];
+    int accepted = 0;
+    while (accepted < 1000 && ipm_send(s, big, sizeof big, 200, NULL) == IPM_OK)
+        accepted++;
+    assert_true(accepted >= 1 && accepted < 1000); /* the queue filled up */
+
+    /* The last Zmq object of the process: its destroy terminates the
+     * context, which waits for undelivered messages, but only linger_ms. */
+    double t0 = ipm_test_now_ms();
+    ipm_sender_destroy(s);
+    double took = ipm_test_now_ms() - t0;
+    printf("[ linger   ] destroy with %d undeliverable messages took %.0f ms "
+           "(linger_ms=%d)\n",
+           accepted, took, linger);
+    assert_true(took >= linger - 50);  /* it did wait for the peer... */
+    assert_true(took < linger + 3000); /* ...a bounded time */
+
+    write_pipe(done[1], "done");
+    assert_int_equal(ipm_test_wait(pid, 60000), 0);
+    for (int i = 0; i < 2; i++) {
+        close(ready[i]);
+        close(done[i]);
+    }
+}
+
+/* ---- fork while the parent's context is alive ---- */
+
+struct late_child_job {
+    const char *endpoint;
+};
+
+static int late_sender_child(void *arg)
+{
+    struct late_child_job *job = arg;
+    char spec[300];
+    snprintf(spec, sizeof spec, "type=ZmqSender; connection_string=%s", job->endpoint);
+    ipm_sender *s;
+    if (ipm_sender_open(spec, &s) != IPM_OK) CHILD_FAIL(40, "open");
+    if (ipm_send(s, "from the child", 14, 30000, "forked") != IPM_OK)
+        CHILD_FAIL(41, "send");
+    ipm_sender_destroy(s);
+    return 0;
+}
+
+static void test_fork_with_live_context(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_THREAD__)
+    /* TSan cannot run a child that starts threads after a multi-threaded
+     * fork, which is exactly what this test does. */
+    skip();
+#endif
+    /* The parent's context (and its I/O threads) exists before the fork;
+     * the child must get a context of its own, not the parent's. */
+    ipm_receiver *r;
+    IPM_ASSERT_OK(ipm_receiver_create("ZmqReceiver", &r));
+    zt_connect_receiver(r, "tcp://127.0.0.1:*", NULL);
+    struct late_child_job job = {ipm_receiver_endpoint(r)};
+    pid_t pid = ipm_test_fork(late_sender_child, &job);
+    assert_true(pid > 0);
+    zt_expect(r, 30000, "from the child", 14, "forked");
+    assert_int_equal(ipm_test_wait(pid, 60000), 0);
+    ipm_receiver_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_processes_tcp),
         cmocka_unit_test(test_two_processes_ipc),
         cmocka_unit_test(test_hundred_thousand_in_order_tcp),
+        cmocka_unit_test(test_destroy_bounded_by_linger),
+        cmocka_unit_test(test_fork_with_live_context),
     };
     return cmocka_run_group_tests_name("zmq_process", tests, NULL, NULL);
 }
