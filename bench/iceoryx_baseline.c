@@ -26,6 +26,7 @@
 #include <iceoryx_binding_c/wait_set.h>
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +48,7 @@ static void sleep_ms(int ms)
 /* Make sure a RouDi runs: start one if none does. */
 static bool ensure_roudi(void)
 {
-    if (roudi_checked)
-        return true;
+    if (roudi_checked) return true;
     roudi_checked = true;
     pid_t pid = fork();
     if (pid == 0) {
@@ -60,8 +60,7 @@ static bool ensure_roudi(void)
         execlp("iox-roudi", "iox-roudi", (char *)NULL);
         _exit(127);
     }
-    if (pid < 0)
-        return false;
+    if (pid < 0) return false;
     /* A second RouDi exits at once; ours stays and creates its segments. */
     for (int i = 0; i < 100; i++) {
         int st;
@@ -86,12 +85,20 @@ static bool ensure_roudi(void)
 
 void bench_iox_stop_roudi(void)
 {
-    if (roudi_pid > 0) {
-        kill(roudi_pid, SIGINT);
-        if (bench_wait(roudi_pid, 10000) < 0)
-            fprintf(stderr, "iceoryx: iox-roudi did not stop on SIGINT; killed\n");
-        roudi_pid = -1;
+    if (roudi_pid <= 0) return;
+    kill(roudi_pid, SIGINT);
+    if (bench_wait(roudi_pid, 60000) < 0) {
+        /* Killed: remove the segments of the RouDi that we started. */
+        fprintf(stderr, "iceoryx: iox-roudi did not stop on SIGINT; killed\n");
+        char path[256];
+        struct passwd *pw = getpwuid(getuid());
+        unlink("/dev/shm/iceoryx_mgmt");
+        if (pw != NULL) {
+            snprintf(path, sizeof path, "/dev/shm/%s", pw->pw_name);
+            unlink(path);
+        }
     }
+    roudi_pid = -1;
 }
 
 typedef struct side {
@@ -128,12 +135,9 @@ static void side_init(side *s, const char *name, const char *instance, const cha
 
 static void side_fini(side *s)
 {
-    if (s->ws)
-        iox_ws_deinit(s->ws);
-    if (s->sub)
-        iox_sub_deinit(s->sub);
-    if (s->pub)
-        iox_pub_deinit(s->pub);
+    if (s->ws) iox_ws_deinit(s->ws);
+    if (s->sub) iox_sub_deinit(s->sub);
+    if (s->pub) iox_pub_deinit(s->pub);
     iox_runtime_shutdown();
 }
 
@@ -142,9 +146,9 @@ static bool side_connected(side *s)
 {
     for (int i = 0; i < 1000; i++) {
         bool p = !s->pub || iox_pub_has_subscribers(s->pub);
-        bool q = !s->sub || iox_sub_get_subscription_state(s->sub) == SubscribeState_SUBSCRIBED;
-        if (p && q)
-            return true;
+        bool q = !s->sub ||
+                 iox_sub_get_subscription_state(s->sub) == SubscribeState_SUBSCRIBED;
+        if (p && q) return true;
         sleep_ms(10);
     }
     return false;
@@ -167,7 +171,8 @@ static const void *take(side *s, bool spin)
 static void *loan(side *s, size_t size)
 {
     void *chunk;
-    while (iox_pub_loan_chunk(s->pub, &chunk, (uint32_t)size) != AllocationResult_SUCCESS) {
+    while (iox_pub_loan_chunk(s->pub, &chunk, (uint32_t)size) !=
+           AllocationResult_SUCCESS) {
     }
     return chunk;
 }
@@ -186,8 +191,7 @@ static int echo_side(lat_args *a)
     char name[96];
     snprintf(name, sizeof name, "ipmbench-echo-%d", (int)getpid());
     side_init(&s, name, a->instance, "pong", "ping", !a->spin);
-    if (!side_connected(&s))
-        return 1;
+    if (!side_connected(&s)) return 1;
     int warm = a->iters / 10 + 100;
     for (int i = 0; i < warm + a->iters; i++) {
         const void *in = take(&s, a->spin);
@@ -207,8 +211,7 @@ static int ping_side(lat_args *a)
     char name[96];
     snprintf(name, sizeof name, "ipmbench-ping-%d", (int)getpid());
     side_init(&s, name, a->instance, "ping", "pong", !a->spin);
-    if (!side_connected(&s))
-        return 1;
+    if (!side_connected(&s)) return 1;
     sleep_ms(50);
     int warm = a->iters / 10 + 100;
     int64_t *samples = malloc(sizeof(int64_t) * (size_t)a->iters);
@@ -220,8 +223,7 @@ static int ping_side(lat_args *a)
         const void *in = take(&s, a->spin);
         iox_sub_release_chunk(s.sub, in);
         int64_t t1 = bench_now_ns();
-        if (i >= warm)
-            samples[i - warm] = (t1 - t0) / 2;
+        if (i >= warm) samples[i - warm] = (t1 - t0) / 2;
     }
     double q[2] = {bench_quantile_us(samples, a->iters, 0.5),
                    bench_quantile_us(samples, a->iters, 0.99)};
@@ -233,20 +235,17 @@ static int ping_side(lat_args *a)
 
 int bench_iox_latency(size_t size, bool spin, int iters, double *p50_us, double *p99_us)
 {
-    if (!ensure_roudi())
-        return -1;
+    if (!ensure_roudi()) return -1;
     bench_pipe p;
-    if (!bench_pipe_open(&p))
-        return -1;
+    if (!bench_pipe_open(&p)) return -1;
     lat_args a = {size, spin, iters, "", &p};
-    snprintf(a.instance, sizeof a.instance, "lat%d-%zu-%d", (int)getpid(), size, (int)spin);
+    snprintf(a.instance, sizeof a.instance, "lat%d-%zu-%d", (int)getpid(), size,
+             (int)spin);
     fflush(stdout);
     pid_t e = fork();
-    if (e == 0)
-        _exit(echo_side(&a));
+    if (e == 0) _exit(echo_side(&a));
     pid_t g = fork();
-    if (g == 0)
-        _exit(ping_side(&a));
+    if (g == 0) _exit(ping_side(&a));
     double q[2];
     bool ok = bench_get(&p, q, sizeof q, 120000);
     int rg = bench_wait(g, 10000), re = bench_wait(e, 10000);
@@ -273,8 +272,7 @@ static int sink_side(thr_args *a)
     char name[96];
     snprintf(name, sizeof name, "ipmbench-sink-%d", (int)getpid());
     side_init(&s, name, a->instance, NULL, "data", true);
-    if (!side_connected(&s))
-        return 1;
+    if (!side_connected(&s)) return 1;
     int64_t ready = 0;
     bench_put(a->pipe, &ready, sizeof ready);
     for (long i = 0; i < a->count; i++)
@@ -291,8 +289,7 @@ static int source_side(thr_args *a, bench_pipe *go)
     char name[96];
     snprintf(name, sizeof name, "ipmbench-source-%d", (int)getpid());
     side_init(&s, name, a->instance, "data", NULL, false);
-    if (!side_connected(&s))
-        return 1;
+    if (!side_connected(&s)) return 1;
     int64_t t0 = bench_now_ns();
     bench_put(go, &t0, sizeof t0);
     for (long i = 0; i < a->count; i++) {
@@ -307,31 +304,27 @@ static int source_side(thr_args *a, bench_pipe *go)
 
 int bench_iox_throughput(size_t size, long count, double *msgs_per_s)
 {
-    if (!ensure_roudi())
-        return -1;
+    if (!ensure_roudi()) return -1;
     bench_pipe p, go;
-    if (!bench_pipe_open(&p) || !bench_pipe_open(&go))
-        return -1;
+    if (!bench_pipe_open(&p) || !bench_pipe_open(&go)) return -1;
     thr_args a = {size, count, "", &p};
     snprintf(a.instance, sizeof a.instance, "thr%d-%zu", (int)getpid(), size);
     fflush(stdout);
     pid_t k = fork();
-    if (k == 0)
-        _exit(sink_side(&a));
+    if (k == 0) _exit(sink_side(&a));
     int64_t ready, t0, end;
     if (!bench_get(&p, &ready, sizeof ready, 30000)) {
         bench_wait(k, 1000);
         return -1;
     }
     pid_t src = fork();
-    if (src == 0)
-        _exit(source_side(&a, &go));
-    bool ok = bench_get(&go, &t0, sizeof t0, 30000) && bench_get(&p, &end, sizeof end, 120000);
+    if (src == 0) _exit(source_side(&a, &go));
+    bool ok =
+        bench_get(&go, &t0, sizeof t0, 30000) && bench_get(&p, &end, sizeof end, 120000);
     int r1 = bench_wait(src, 10000), r2 = bench_wait(k, 10000);
     bench_pipe_close(&p);
     bench_pipe_close(&go);
-    if (!ok || r1 != 0 || r2 != 0)
-        return -1;
+    if (!ok || r1 != 0 || r2 != 0) return -1;
     *msgs_per_s = (double)count / ((double)(end - t0) / 1e9);
     return 0;
 }

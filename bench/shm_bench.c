@@ -37,7 +37,7 @@ static const char *const col_name[NCOL] = {"shm", "shm-pubsub", "zmq-ipc", "iceo
 
 typedef struct row {
     char label[48];
-    bool is_rate; /* throughput: bigger is better */
+    bool is_rate;      /* throughput: bigger is better */
     double v[NCOL][2]; /* latency: p50, p99 (us); rate: msgs/s, GB/s */
     bool have[NCOL];
 } row;
@@ -50,8 +50,7 @@ static bool quick;
 static row *get_row(const char *label, bool is_rate)
 {
     for (int i = 0; i < nrows; i++)
-        if (strcmp(rows[i].label, label) == 0)
-            return &rows[i];
+        if (strcmp(rows[i].label, label) == 0) return &rows[i];
     row *r = &rows[nrows++];
     memset(r, 0, sizeof *r);
     snprintf(r->label, sizeof r->label, "%s", label);
@@ -60,7 +59,8 @@ static row *get_row(const char *label, bool is_rate)
 }
 
 static void record(const char *label, bool is_rate, int col, double a, double b,
-                   const char *transport, const char *metric, size_t size, const char *mode)
+                   const char *transport, const char *metric, size_t size,
+                   const char *mode)
 {
     row *r = get_row(label, is_rate);
     r->v[col][0] = a;
@@ -85,10 +85,10 @@ static void record(const char *label, bool is_rate, int col, double a, double b,
 
 typedef struct transport {
     int col;
-    const char *name;       /* for JSON */
-    const char *send_type;  /* ShmSender, ShmPublisher, ZmqSender */
+    const char *name;      /* for JSON */
+    const char *send_type; /* ShmSender, ShmPublisher, ZmqSender */
     const char *recv_type;
-    bool zmq;               /* ipc:// endpoints, spin = poll loop */
+    bool zmq; /* ipc:// endpoints, spin = poll loop */
     bool pubsub;
 } transport;
 
@@ -96,12 +96,14 @@ static void endpoint(const transport *t, char *buf, size_t cap, const char *tag)
 {
     static int counter;
     if (t->zmq)
-        snprintf(buf, cap, "ipc:///tmp/ipm-bench-%d-%d-%s", (int)getpid(), counter++, tag);
+        snprintf(buf, cap, "ipc:///tmp/ipm-bench-%d-%d-%s", (int)getpid(), counter++,
+                 tag);
     else
         snprintf(buf, cap, "shm://ipm-bench-%d-%d-%s", (int)getpid(), counter++, tag);
 }
 
-static ipm_status open_recv(const transport *t, const char *ep, bool spin, ipm_receiver **r)
+static ipm_status open_recv(const transport *t, const char *ep, bool spin,
+                            ipm_receiver **r)
 {
     char spec[512];
     snprintf(spec, sizeof spec, "type=%s; connection_string=%s%s%s", t->recv_type, ep,
@@ -182,8 +184,7 @@ static int latency_ipm(const transport *t, size_t size, bool spin, int iters, do
     endpoint(t, pong, sizeof pong, "pong");
     int warm = iters / 10 + 100;
     bench_pipe ready;
-    if (!bench_pipe_open(&ready))
-        return -1;
+    if (!bench_pipe_open(&ready)) return -1;
     pp_arg a = {t, ping, pong, size, spin, warm + iters, &ready};
     ipm_receiver *r = NULL;
     ipm_sender *s = NULL;
@@ -196,13 +197,12 @@ static int latency_ipm(const transport *t, size_t size, bool spin, int iters, do
     }
     fflush(stdout);
     pid_t pid = fork();
-    if (pid == 0)
-        _exit(echo_child(&a));
+    if (pid == 0) _exit(echo_child(&a));
     char c;
     int64_t *samples = malloc(sizeof(int64_t) * (size_t)iters);
     unsigned char *buf = calloc(1, size ? size : 1);
-    if (!bench_get(&ready, &c, 1, 10000) || open_send(t, ping, &s) != IPM_OK || !samples ||
-        !buf) {
+    if (!bench_get(&ready, &c, 1, 10000) || open_send(t, ping, &s) != IPM_OK ||
+        !samples || !buf) {
         fprintf(stderr, "latency: %s\n", ipm_last_error());
         goto out;
     }
@@ -225,16 +225,14 @@ static int latency_ipm(const transport *t, size_t size, bool spin, int iters, do
         }
         int64_t t1 = bench_now_ns();
         ipm_message_release(&m);
-        if (i >= warm)
-            samples[i - warm] = (t1 - t0) / 2; /* one way = RTT / 2 */
+        if (i >= warm) samples[i - warm] = (t1 - t0) / 2; /* one way = RTT / 2 */
     }
     *p50 = bench_quantile_us(samples, iters, 0.50);
     *p99 = bench_quantile_us(samples, iters, 0.99);
     rc = 0;
 out:
     ipm_sender_destroy(s);
-    if (bench_wait(pid, 20000) != 0)
-        rc = -1;
+    if (bench_wait(pid, 20000) != 0) rc = -1;
     ipm_receiver_destroy(r);
     free(samples);
     free(buf);
@@ -277,18 +275,17 @@ static int throughput_ipm(const transport *t, size_t size, long count, double *r
     char ep[128];
     endpoint(t, ep, sizeof ep, "thr");
     bench_pipe up;
-    if (!bench_pipe_open(&up))
-        return -1;
+    if (!bench_pipe_open(&up)) return -1;
     thr_arg a = {t, ep, count, &up};
     fflush(stdout);
     pid_t pid = fork();
-    if (pid == 0)
-        _exit(sink_child(&a));
+    if (pid == 0) _exit(sink_child(&a));
     int rc = -1;
     ipm_sender *s = NULL;
     unsigned char *buf = calloc(1, size);
     int64_t tmp, end;
-    if (!bench_get(&up, &tmp, sizeof tmp, 10000) || open_send(t, ep, &s) != IPM_OK || !buf) {
+    if (!bench_get(&up, &tmp, sizeof tmp, 10000) || open_send(t, ep, &s) != IPM_OK ||
+        !buf) {
         fprintf(stderr, "throughput: %s\n", ipm_last_error());
         goto out;
     }
@@ -299,13 +296,11 @@ static int throughput_ipm(const transport *t, size_t size, long count, double *r
             goto out;
         }
     }
-    if (!bench_get(&up, &end, sizeof end, 60000))
-        goto out;
+    if (!bench_get(&up, &end, sizeof end, 60000)) goto out;
     *rate = (double)count / ((double)(end - t0) / 1e9);
     rc = 0;
 out:
-    if (bench_wait(pid, 60000) != 0)
-        rc = -1;
+    if (bench_wait(pid, 60000) != 0) rc = -1;
     ipm_sender_destroy(s);
     free(buf);
     bench_pipe_close(&up);
@@ -318,8 +313,7 @@ static double memcpy_bandwidth(size_t block)
 {
     size_t src_size = 64u << 20; /* larger than the caches, like a busy ring */
     unsigned char *src = malloc(src_size), *dst = malloc(block);
-    if (!src || !dst)
-        return 0;
+    if (!src || !dst) return 0;
     memset(src, 1, src_size);
     memset(dst, 2, block);
     size_t off = 0;
@@ -347,10 +341,9 @@ static long futex_op(_Atomic uint32_t *w, int op, uint32_t v)
  * FUTEX_WAIT/FUTEX_WAKE every time: the cost of a blocking wake-up. */
 static int futex_pingpong(int iters, double *p50, double *p99)
 {
-    _Atomic uint32_t *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                               -1, 0);
-    if (w == MAP_FAILED)
-        return -1;
+    _Atomic uint32_t *w =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (w == MAP_FAILED) return -1;
     atomic_store(w, 0);
     int warm = iters / 10 + 100, total = warm + iters;
     fflush(stdout);
@@ -374,8 +367,7 @@ static int futex_pingpong(int iters, double *p50, double *p99)
         while ((v = atomic_load(w)) != 2 * i + 2)
             futex_op(w, FUTEX_WAIT, v);
         int64_t t1 = bench_now_ns();
-        if (i >= (uint32_t)warm)
-            samples[i - (uint32_t)warm] = (t1 - t0) / 2;
+        if (i >= (uint32_t)warm) samples[i - (uint32_t)warm] = (t1 - t0) / 2;
     }
     bench_wait(pid, 10000);
     *p50 = bench_quantile_us(samples, iters, 0.5);
@@ -402,7 +394,8 @@ static void fmt(char *buf, size_t cap, const row *r, int col)
 /* shm's advantage over another column: >1 means shm is better. */
 static void ratio(char *buf, size_t cap, const row *r, int other)
 {
-    if (!r->have[COL_SHM] || !r->have[other] || r->v[COL_SHM][0] <= 0 || r->v[other][0] <= 0) {
+    if (!r->have[COL_SHM] || !r->have[other] || r->v[COL_SHM][0] <= 0 ||
+        r->v[other][0] <= 0) {
         snprintf(buf, cap, "-");
         return;
     }
@@ -423,13 +416,14 @@ static void print_table(void)
             fmt(c[k], sizeof c[k], &rows[i], k);
         ratio(ri, sizeof ri, &rows[i], COL_IOX);
         ratio(rz, sizeof rz, &rows[i], COL_ZMQ);
-        printf("%-26s %-22s %-22s %-22s %-22s %-22s %-9s %-9s\n", rows[i].label, c[COL_SHM],
-               c[COL_SHMPS], c[COL_ZMQ], c[COL_IOX], c[COL_REF], ri, rz);
+        printf("%-26s %-22s %-22s %-22s %-22s %-22s %-9s %-9s\n", rows[i].label,
+               c[COL_SHM], c[COL_SHMPS], c[COL_ZMQ], c[COL_IOX], c[COL_REF], ri, rz);
     }
-    printf("ratios: how many times better shm (S/R) is (lower latency p50, higher rate).\n"
-           "reference: latency rows = bare futex ping-pong between two processes (blocking "
-           "floor);\n  throughput rows = single-core memcpy of the same block size from a "
-           "64 MiB buffer.\n");
+    printf(
+        "ratios: how many times better shm (S/R) is (lower latency p50, higher rate).\n"
+        "reference: latency rows = bare futex ping-pong between two processes (blocking "
+        "floor);\n  throughput rows = single-core memcpy of the same block size from a "
+        "64 MiB buffer.\n");
 }
 
 /* ------------------------------------------------------------- main */
@@ -438,16 +432,16 @@ static void run_latency(const transport *t, bool have)
 {
     static const size_t sizes[] = {64, 4096, 65536};
     for (int si = 0; si < 3; si++) {
-        if (t->pubsub && sizes[si] != 64)
-            continue;
+        if (t->pubsub && sizes[si] != 64) continue;
         for (int spin = 0; spin < 2; spin++) {
             char label[48];
             snprintf(label, sizeof label, "latency %s %s",
-                     sizes[si] == 64 ? "64 B" : sizes[si] == 4096 ? "4 KiB" : "64 KiB",
+                     sizes[si] == 64     ? "64 B"
+                     : sizes[si] == 4096 ? "4 KiB"
+                                         : "64 KiB",
                      spin ? "spinning" : "blocking");
             get_row(label, false);
-            if (!have)
-                continue;
+            if (!have) continue;
             int iters = quick ? 2000 : (sizes[si] == 65536 ? 5000 : 20000);
             double p50, p99;
             if (latency_ipm(t, sizes[si], spin, iters, &p50, &p99) == 0)
@@ -464,11 +458,9 @@ static void run_throughput(const transport *t, bool have)
         char label[48];
         snprintf(label, sizeof label, "throughput %s", si == 0 ? "64 B" : "64 KiB");
         get_row(label, true);
-        if (!have || t->pubsub)
-            continue;
+        if (!have || t->pubsub) continue;
         long count = si == 0 ? (t->zmq ? 500000 : 3000000) : (t->zmq ? 20000 : 60000);
-        if (quick)
-            count /= 10;
+        if (quick) count /= 10;
         double rate;
         if (throughput_ipm(t, sizes[si], count, &rate) == 0)
             record(label, true, t->col, rate, rate * (double)sizes[si] / 1e9, t->name,
@@ -495,8 +487,8 @@ int main(int argc, char **argv)
         }
     }
     const transport shm = {COL_SHM, "shm", "ShmSender", "ShmReceiver", false, false};
-    const transport shmps = {COL_SHMPS, "shm-pubsub", "ShmPublisher", "ShmSubscriber", false,
-                             true};
+    const transport shmps = {COL_SHMPS,       "shm-pubsub", "ShmPublisher",
+                             "ShmSubscriber", false,        true};
     const transport zmq = {COL_ZMQ, "zmq-ipc", "ZmqSender", "ZmqReceiver", true, false};
     bool have_shm = plugin_ok("ShmSender") && plugin_ok("ShmReceiver");
     bool have_ps = plugin_ok("ShmPublisher") && plugin_ok("ShmSubscriber");
@@ -521,7 +513,9 @@ int main(int argc, char **argv)
         for (int spin = 0; spin < 2; spin++) {
             char label[48];
             snprintf(label, sizeof label, "latency %s %s",
-                     lsizes[si] == 64 ? "64 B" : lsizes[si] == 4096 ? "4 KiB" : "64 KiB",
+                     lsizes[si] == 64     ? "64 B"
+                     : lsizes[si] == 4096 ? "4 KiB"
+                                          : "64 KiB",
                      spin ? "spinning" : "blocking");
             int n = quick ? 2000 : (lsizes[si] == 65536 ? 5000 : 20000);
             if (bench_iox_latency(lsizes[si], spin, n, &p50, &p99) == 0)
@@ -533,7 +527,8 @@ int main(int argc, char **argv)
         size_t block = si == 0 ? 64 : 65536;
         double bw = memcpy_bandwidth(block);
         record(si == 0 ? "throughput 64 B" : "throughput 64 KiB", true, COL_REF,
-               bw / (double)block, bw / 1e9, "memcpy", "throughput", block, "single-core");
+               bw / (double)block, bw / 1e9, "memcpy", "throughput", block,
+               "single-core");
     }
     run_throughput(&shm, true);
     run_throughput(&zmq, have_zmq);
@@ -541,8 +536,7 @@ int main(int argc, char **argv)
     for (int si = 0; si < 2; si++) {
         size_t size = si == 0 ? 64 : 65536;
         long count = si == 0 ? 1000000 : 50000;
-        if (quick)
-            count /= 10;
+        if (quick) count /= 10;
         double rate;
         if (bench_iox_throughput(size, count, &rate) == 0)
             record(si == 0 ? "throughput 64 B" : "throughput 64 KiB", true, COL_IOX, rate,
@@ -550,7 +544,6 @@ int main(int argc, char **argv)
     }
     bench_iox_stop_roudi();
 #endif
-    if (!json)
-        print_table();
+    if (!json) print_table();
     return 0;
 }

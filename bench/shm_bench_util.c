@@ -24,8 +24,7 @@ static int cmp64(const void *a, const void *b)
 
 double bench_quantile_us(int64_t *samples, int n, double q)
 {
-    if (n <= 0)
-        return 0;
+    if (n <= 0) return 0;
     qsort(samples, (size_t)n, sizeof *samples, cmp64);
     int i = (int)(q * (n - 1) + 0.5);
     return (double)samples[i] / 1000.0;
@@ -34,8 +33,7 @@ double bench_quantile_us(int64_t *samples, int n, double q)
 bool bench_pipe_open(bench_pipe *p)
 {
     int fd[2];
-    if (pipe(fd) != 0)
-        return false;
+    if (pipe(fd) != 0) return false;
     p->rd = fd[0];
     p->wr = fd[1];
     return true;
@@ -52,10 +50,8 @@ bool bench_put(bench_pipe *p, const void *buf, size_t n)
     const char *c = buf;
     while (n > 0) {
         ssize_t w = write(p->wr, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
         c += w;
         n -= (size_t)w;
     }
@@ -68,13 +64,10 @@ bool bench_get(bench_pipe *p, void *buf, size_t n, int timeout_ms)
     while (n > 0) {
         struct pollfd pf = {.fd = p->rd, .events = POLLIN};
         int r = poll(&pf, 1, timeout_ms);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
         ssize_t got = read(p->rd, c, n);
-        if (got <= 0)
-            return false;
+        if (got <= 0) return false;
         c += got;
         n -= (size_t)got;
     }
@@ -87,10 +80,8 @@ int bench_wait(int pid, int timeout_ms)
     for (;;) {
         int st;
         pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (r < 0)
-            return -1;
+        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (r < 0) return -1;
         if (bench_now_ns() > end) {
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);

@@ -33,8 +33,7 @@ static int first_publisher(void *p)
 {
     proc_arg *a = p;
     ipm_sender *pub;
-    if (shm_t_open_sender("ShmPublisher", a->name, NULL, &pub) != IPM_OK)
-        return 10;
+    if (shm_t_open_sender("ShmPublisher", a->name, NULL, &pub) != IPM_OK) return 10;
     shm_t_put(a->up, 'p');
     for (uint32_t n = 0;; n++) {
         char buf[32];
@@ -57,8 +56,7 @@ static int second_publisher(void *p)
     for (uint32_t n = 0; n < GEN2; n++) {
         char buf[32];
         int len = snprintf(buf, sizeof buf, "2:%u", n);
-        if (ipm_send(pub, buf, (size_t)len, 0, "gen2") != IPM_OK)
-            return 11;
+        if (ipm_send(pub, buf, (size_t)len, 0, "gen2") != IPM_OK) return 11;
     }
     shm_t_get(a->down, 30000);
     ipm_sender_destroy(pub);
@@ -71,8 +69,7 @@ static int surviving_subscriber(void *p)
 {
     proc_arg *a = p;
     ipm_receiver *r;
-    if (shm_t_open_receiver("ShmSubscriber", a->name, "topics=", &r) != IPM_OK)
-        return 20;
+    if (shm_t_open_receiver("ShmSubscriber", a->name, "topics=", &r) != IPM_OK) return 20;
     int gen1 = 0, lost = 0;
     uint32_t next2 = 0;
     while (next2 < GEN2) {
@@ -90,13 +87,10 @@ static int surviving_subscriber(void *p)
         char text[32] = {0};
         memcpy(text, m.data, m.size < 31 ? m.size : 31);
         ipm_message_release(&m);
-        if (sscanf(text, "%u:%u", &g, &n) != 2)
-            return 22;
+        if (sscanf(text, "%u:%u", &g, &n) != 2) return 22;
         if (g == 1) {
-            if (lost || next2)
-                return 23; /* old publisher after the new one */
-            if (++gen1 == 1)
-                shm_t_put(a->up, 's'); /* attached and receiving */
+            if (lost || next2) return 23;           /* old publisher after the new one */
+            if (++gen1 == 1) shm_t_put(a->up, 's'); /* attached and receiving */
         } else if (n != next2++) {
             fprintf(stderr, "subscriber: gen2 %u, want %u\n", n, next2 - 1);
             return 24;
@@ -184,8 +178,7 @@ static int sleeping_subscriber(void *p)
     shm_t_put(a->up, 's');
     ipm_message m;
     for (;;) /* nothing matches: sleeps in receive until killed */
-        if (ipm_receive(r, &m, IPM_BLOCK) == IPM_OK)
-            ipm_message_release(&m);
+        if (ipm_receive(r, &m, IPM_BLOCK) == IPM_OK) ipm_message_release(&m);
 }
 
 static ipm__shm_header *map_header(const char *name, int *fd)
@@ -193,9 +186,9 @@ static ipm__shm_header *map_header(const char *name, int *fd)
     char path[256];
     snprintf(path, sizeof path, "/dev/shm/%s", name);
     *fd = open(path, O_RDWR);
-    if (*fd < 0)
-        return NULL;
-    void *m = mmap(NULL, sizeof(ipm__shm_header), PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+    if (*fd < 0) return NULL;
+    void *m =
+        mmap(NULL, sizeof(ipm__shm_header), PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
     return m == MAP_FAILED ? NULL : m;
 }
 
@@ -255,10 +248,12 @@ static void test_foreign_segment(void **state)
         ipm_sender *s;
         ipm_receiver *r;
         const char *why = "not an ipm shared-memory segment";
-        IPM_ASSERT_ERR(shm_t_open_sender("ShmPublisher", name, NULL, &s), IPM_ECONNECT, why);
+        IPM_ASSERT_ERR(shm_t_open_sender("ShmPublisher", name, NULL, &s), IPM_ECONNECT,
+                       why);
         IPM_ASSERT_ERR(shm_t_open_receiver("ShmSubscriber", name, NULL, &r), IPM_ECONNECT,
                        why);
-        IPM_ASSERT_ERR(shm_t_open_receiver("ShmReceiver", name, NULL, &r), IPM_ECONNECT, why);
+        IPM_ASSERT_ERR(shm_t_open_receiver("ShmReceiver", name, NULL, &r), IPM_ECONNECT,
+                       why);
         IPM_ASSERT_ERR(shm_t_open_sender("ShmSender", name, NULL, &s), IPM_ECONNECT, why);
         assert_non_null(strstr(ipm_last_error(), name));
         assert_true(shm_t_exists(name, NULL));

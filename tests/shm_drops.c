@@ -35,8 +35,7 @@ static int slow_subscriber(void *argp)
         ipm_message m;
         ipm_status st = ipm_receive(r, &m, done ? 0 : 20);
         if (st == IPM_ETIMEDOUT) {
-            if (done)
-                break;
+            if (done) break;
             done = shm_t_get(a->down, 0) == 'd';
             continue;
         }
@@ -59,8 +58,7 @@ static int slow_subscriber(void *argp)
         gaps += n - expect;
         expect = n + 1;
         received++;
-        if ((received & 63) == 0)
-            shm_t_sleep_ms(1);
+        if ((received & 63) == 0) shm_t_sleep_ms(1);
     }
     gaps += PUBLISHED - expect;
     ipm_stats s;
@@ -68,12 +66,9 @@ static int slow_subscriber(void *argp)
     ipm_receiver_destroy(r);
     fprintf(stderr, "slow subscriber: received %llu dropped %llu of %d\n",
             (unsigned long long)s.messages, (unsigned long long)s.dropped, PUBLISHED);
-    if (s.messages != received)
-        return 14;
-    if (s.messages + s.dropped != PUBLISHED)
-        return 15;
-    if (s.dropped != gaps)
-        return 16;
+    if (s.messages != received) return 14;
+    if (s.messages + s.dropped != PUBLISHED) return 15;
+    if (s.dropped != gaps) return 16;
     if (s.dropped == 0 || received == 0)
         return 17; /* the test did not test what it should */
     return 0;

@@ -30,22 +30,19 @@ static size_t make_payload(unsigned char *buf, uint32_t n)
 static bool check_payload(const ipm_message *m, uint32_t *n)
 {
     *n = 0;
-    if (m->size < 4)
-        return false;
+    if (m->size < 4) return false;
     memcpy(n, m->data, 4);
     const unsigned char *p = m->data;
-    if (m->size != 4 + *n % 300)
-        return false;
+    if (m->size != 4 + *n % 300) return false;
     for (size_t i = 4; i < m->size; i++)
-        if (p[i] != (unsigned char)(*n + i - 4))
-            return false;
+        if (p[i] != (unsigned char)(*n + i - 4)) return false;
     return true;
 }
 
 typedef struct child_arg {
     const char *name;
     const char *topics;
-    int want; /* messages expected */
+    int want;  /* messages expected */
     int every; /* expected numbers: n % 3 in mask */
     unsigned mask;
     shm_t_pipe *ready;
@@ -197,8 +194,8 @@ static void test_oversize(void **state)
     char name[96];
     ipm_sender *pub;
     ipm_receiver *sub;
-    open_pair("big", "buffer_size=64Ki; max_message_size=1000", "", name, sizeof name, &pub,
-              &sub);
+    open_pair("big", "buffer_size=64Ki; max_message_size=1000", "", name, sizeof name,
+              &pub, &sub);
     char buf[1001];
     memset(buf, 7, sizeof buf);
     IPM_ASSERT_ERR(ipm_send(pub, buf, 1001, 0, "t"), IPM_ETOOBIG, "max_message_size");
@@ -214,8 +211,8 @@ static void test_oversize(void **state)
     ipm_sender *bad;
     char n2[96];
     ipm_test_unique(n2, sizeof n2, "big2");
-    IPM_ASSERT_ERR(shm_t_open_sender("ShmPublisher", n2, "buffer_size=64Ki; max_message_size=40k",
-                                     &bad),
+    IPM_ASSERT_ERR(shm_t_open_sender("ShmPublisher", n2,
+                                     "buffer_size=64Ki; max_message_size=40k", &bad),
                    IPM_ECONFIG, "max_message_size");
     IPM_ASSERT_ERR(shm_t_open_sender("ShmPublisher", n2, "spin_us=-1", &bad), IPM_ECONFIG,
                    "spin_us");
@@ -233,8 +230,9 @@ static void test_bad_endpoints(void **state)
     IPM_ASSERT_ERR(ipm_sender_open("type=ShmPublisher; connection_string=shm://a/b", &s),
                    IPM_ECONNECT, "letters");
     ipm_receiver *r;
-    IPM_ASSERT_ERR(ipm_receiver_open("type=ShmSubscriber; connection_string=shm://../x", &r),
-                   IPM_ECONNECT, "shm://../x");
+    IPM_ASSERT_ERR(
+        ipm_receiver_open("type=ShmSubscriber; connection_string=shm://../x", &r),
+        IPM_ECONNECT, "shm://../x");
 }
 
 /* Timeouts end no sooner than T and no later than T + 20 ms. */
@@ -255,17 +253,16 @@ static void test_receive_timeout(void **state)
             t0 = ipm_test_now_ms();
             IPM_ASSERT_ERR(ipm_receive(sub, &m, T), IPM_ETIMEDOUT, "no message");
             double el = ipm_test_now_ms() - t0;
-            if (el < T)
-                fail_msg("timeout %d ms ended after %.2f ms", T, el);
+            if (el < T) fail_msg("timeout %d ms ended after %.2f ms", T, el);
             best = el < best ? el : best;
         }
-        if (best > T + 20)
-            fail_msg("timeout %d ms ended after %.2f ms", T, best);
+        if (best > T + 20) fail_msg("timeout %d ms ended after %.2f ms", T, best);
     }
     ipm_receiver_destroy(sub);
 
     /* The same with a spinning subscriber, and one connected to nothing. */
-    IPM_ASSERT_OK(shm_t_open_receiver("ShmSubscriber", name, "topics=; spin_us=5000", &sub));
+    IPM_ASSERT_OK(
+        shm_t_open_receiver("ShmSubscriber", name, "topics=; spin_us=5000", &sub));
     t0 = ipm_test_now_ms();
     IPM_ASSERT_ERR(ipm_receive(sub, &m, 40), IPM_ETIMEDOUT, "no message");
     double el = ipm_test_now_ms() - t0;
@@ -290,14 +287,11 @@ typedef struct late_arg {
 static int late_publisher(void *argp)
 {
     late_arg *a = argp;
-    if (shm_t_get(a->go, 10000) != 'g')
-        return 20;
+    if (shm_t_get(a->go, 10000) != 'g') return 20;
     ipm_sender *pub;
-    if (shm_t_open_sender("ShmPublisher", a->name, NULL, &pub) != IPM_OK)
-        return 21;
+    if (shm_t_open_sender("ShmPublisher", a->name, NULL, &pub) != IPM_OK) return 21;
     for (uint32_t n = 0; n < 10; n++)
-        if (ipm_send(pub, &n, sizeof n, 0, "late") != IPM_OK)
-            return 22;
+        if (ipm_send(pub, &n, sizeof n, 0, "late") != IPM_OK) return 22;
     shm_t_get(a->go, 10000); /* until the parent has read them */
     ipm_sender_destroy(pub);
     return 0;
@@ -347,8 +341,7 @@ static _Atomic int cb_count;
 static void on_msg(const ipm_message *m, void *user)
 {
     (void)user;
-    if (m->size == 8)
-        cb_count++;
+    if (m->size == 8) cb_count++;
 }
 
 static void test_callback(void **state)
@@ -462,10 +455,14 @@ static void test_many_publishers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_topics_processes), cmocka_unit_test(test_empty_and_metadata),
-        cmocka_unit_test(test_oversize),         cmocka_unit_test(test_bad_endpoints),
-        cmocka_unit_test(test_receive_timeout),  cmocka_unit_test(test_subscriber_first),
-        cmocka_unit_test(test_callback),         cmocka_unit_test(test_filter_accounting),
+        cmocka_unit_test(test_topics_processes),
+        cmocka_unit_test(test_empty_and_metadata),
+        cmocka_unit_test(test_oversize),
+        cmocka_unit_test(test_bad_endpoints),
+        cmocka_unit_test(test_receive_timeout),
+        cmocka_unit_test(test_subscriber_first),
+        cmocka_unit_test(test_callback),
+        cmocka_unit_test(test_filter_accounting),
         cmocka_unit_test(test_many_publishers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,15 +28,12 @@ static size_t fill(unsigned char *buf, uint64_t n)
 static bool check(const ipm_message *m, uint64_t want)
 {
     uint64_t n;
-    if (m->size < 8)
-        return false;
+    if (m->size < 8) return false;
     memcpy(&n, m->data, 8);
-    if (n != want || m->size != 8 + n % 61)
-        return false;
+    if (n != want || m->size != 8 + n % 61) return false;
     const unsigned char *p = m->data;
     for (size_t i = 8; i < m->size; i++)
-        if (p[i] != (unsigned char)(n ^ (i - 8)))
-            return false;
+        if (p[i] != (unsigned char)(n ^ (i - 8))) return false;
     return strcmp(m->metadata, (n % 1000) ? "" : "k") == 0;
 }
 
@@ -52,7 +49,8 @@ static int million_sender(void *arg)
     for (uint64_t n = 0; n < MILLION; n++) {
         size_t len = fill(buf, n);
         if (ipm_send(s, buf, len, 10000, (n % 1000) ? NULL : "k") != IPM_OK) {
-            fprintf(stderr, "sender at %llu: %s\n", (unsigned long long)n, ipm_last_error());
+            fprintf(stderr, "sender at %llu: %s\n", (unsigned long long)n,
+                    ipm_last_error());
             return 11;
         }
     }
@@ -97,12 +95,10 @@ static void assert_timeout_window(ipm_status (*op)(void *), void *arg, int T)
         double el = ipm_test_now_ms() - t0;
         if (st != IPM_ETIMEDOUT)
             fail_msg("want a timeout, got %s: %s", ipm_strerror(st), ipm_last_error());
-        if (el < T)
-            fail_msg("timeout %d ms ended after %.2f ms", T, el);
+        if (el < T) fail_msg("timeout %d ms ended after %.2f ms", T, el);
         best = el < best ? el : best;
     }
-    if (best > T + 20)
-        fail_msg("timeout %d ms ended after %.2f ms", T, best);
+    if (best > T + 20) fail_msg("timeout %d ms ended after %.2f ms", T, best);
 }
 
 typedef struct op_arg {
@@ -124,8 +120,7 @@ static ipm_status op_recv(void *p)
     op_arg *a = p;
     ipm_message m;
     ipm_status st = ipm_receive(a->r, &m, a->T);
-    if (st == IPM_OK)
-        ipm_message_release(&m);
+    if (st == IPM_OK) ipm_message_release(&m);
     return st;
 }
 
@@ -146,8 +141,7 @@ static void test_full_queue_timeout(void **state)
         memset(buf, (int)accepted, sizeof buf);
         memcpy(buf, &accepted, 8);
         ipm_status st = ipm_send(s, buf, sizeof buf, IPM_NO_BLOCK, "full");
-        if (st == IPM_ETIMEDOUT)
-            break;
+        if (st == IPM_ETIMEDOUT) break;
         IPM_ASSERT_OK(st);
         accepted++;
     }
@@ -276,8 +270,7 @@ static int idle_receiver(void *p)
     shm_t_put(a->up, 'r');
     ipm_message m;
     for (;;) /* blocked in receive, counted as sleeping, until killed */
-        if (ipm_receive(r, &m, IPM_BLOCK) == IPM_OK)
-            ipm_message_release(&m);
+        if (ipm_receive(r, &m, IPM_BLOCK) == IPM_OK) ipm_message_release(&m);
 }
 
 /* kill -9 of the receiver: the sender reports it (never hangs), the stale
@@ -327,8 +320,10 @@ static void test_receiver_crash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_million_lossless), cmocka_unit_test(test_full_queue_timeout),
-        cmocka_unit_test(test_sizes),            cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_million_lossless),
+        cmocka_unit_test(test_full_queue_timeout),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_roles),
         cmocka_unit_test(test_receiver_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static void spec(char *buf, size_t cap, const char *type, const char *name, const char *extra)
+static void spec(char *buf, size_t cap, const char *type, const char *name,
+                 const char *extra)
 {
     snprintf(buf, cap, "type=%s; connection_string=shm://%s%s%s", type, name,
              extra ? "; " : "", extra ? extra : "");
@@ -56,8 +57,7 @@ int shm_t_get(shm_t_pipe *p, int timeout_ms)
     do
         r = poll(&pf, 1, timeout_ms);
     while (r < 0 && errno == EINTR);
-    if (r <= 0)
-        return -1;
+    if (r <= 0) return -1;
     char c;
     return read(p->rd, &c, 1) == 1 ? (unsigned char)c : -1;
 }
@@ -78,10 +78,8 @@ bool shm_t_exists(const char *name, unsigned *mode)
     char path[512];
     struct stat st;
     path_of(path, sizeof path, name);
-    if (stat(path, &st) != 0)
-        return false;
-    if (mode)
-        *mode = st.st_mode & 07777;
+    if (stat(path, &st) != 0) return false;
+    if (mode) *mode = st.st_mode & 07777;
     return true;
 }
 
@@ -92,11 +90,9 @@ void shm_t_write_garbage(const char *name, size_t n)
     int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
     for (size_t i = 0; fd >= 0 && i < n; i++) {
         char c = (char)('A' + i % 26);
-        if (write(fd, &c, 1) != 1)
-            break;
+        if (write(fd, &c, 1) != 1) break;
     }
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
 }
 
 void shm_t_unlink(const char *name)

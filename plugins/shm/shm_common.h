@@ -62,18 +62,18 @@ typedef struct ipm__shm_header {
     uint64_t data_offset;      /* from the start of the file */
     int32_t owner_pid;         /* creator: the publisher or the receiver */
     uint32_t reserved0;
-    uint64_t owner_start;      /* creator's start time, detects pid reuse */
+    uint64_t owner_start; /* creator's start time, detects pid reuse */
 
     /* line 1: owner status, written at most twice */
     _Atomic uint32_t closed; /* 1: the owner left (cleanly or replaced) */
     unsigned char pad1_[IPM_SHM_LINE - 4];
 
     /* line 2: written by the producer on every message */
-    _Atomic uint64_t head;       /* byte position after the last whole record */
-    _Atomic uint64_t tail;       /* ring: oldest intact record position */
-    _Atomic uint64_t pubver;     /* ring: 2 x messages published, odd while
-                                    writing (seqlock for attach snapshots) */
-    _Atomic uint32_t data_word;  /* futex: bumped when a reader sleeps */
+    _Atomic uint64_t head;      /* byte position after the last whole record */
+    _Atomic uint64_t tail;      /* ring: oldest intact record position */
+    _Atomic uint64_t pubver;    /* ring: 2 x messages published, odd while
+                                   writing (seqlock for attach snapshots) */
+    _Atomic uint32_t data_word; /* futex: bumped when a reader sleeps */
     unsigned char pad2_[IPM_SHM_LINE - 28];
 
     /* line 3: 1 when a reader sleeps (or is about to) on data_word. The
@@ -138,8 +138,8 @@ typedef struct ipm__shm_seg {
  * connection_strings; the caller handles the rest with ipm__shm_parse_name),
  * buffer_size, max_message_size, spin_us, permissions. type names the plugin
  * in messages. IPM_ECONFIG / IPM_ECONNECT with the key or endpoint named. */
-ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type, const char *endpoint,
-                                 ipm__shm_config *out);
+ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type,
+                                 const char *endpoint, ipm__shm_config *out);
 
 /* Check "shm://NAME" and copy NAME to name (IPM_SHM_NAME_MAX + 1 bytes). */
 ipm_status ipm__shm_parse_name(const char *endpoint, const char *type, char *name);
@@ -216,6 +216,26 @@ int ipm__shm_futex_wake(_Atomic uint32_t *word);
  * Uses futex_waitv; falls back to waiting on the first word only. */
 void ipm__shm_futex_waitv(_Atomic uint32_t *const *words, const uint32_t *expected, int n,
                           int64_t timeout_ns);
+
+#if defined(__SANITIZE_THREAD__)
+#define IPM_SHM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define IPM_SHM_TSAN 1
+#endif
+#endif
+
+/* A memory fence. ThreadSanitizer does not support atomic_thread_fence;
+ * there a locked no-op RMW gives the same (stronger) ordering. */
+#ifdef IPM_SHM_TSAN
+#define ipm__shm_fence(order)                                                            \
+    do {                                                                                 \
+        static _Atomic int ipm__shm_fence_word_;                                         \
+        atomic_fetch_add_explicit(&ipm__shm_fence_word_, 0, memory_order_seq_cst);       \
+    } while (0)
+#else
+#define ipm__shm_fence(order) atomic_thread_fence(order)
+#endif
 
 /* Spin-pause hint for busy waits. */
 static inline void ipm__shm_pause(void)

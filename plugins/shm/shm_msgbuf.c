@@ -25,8 +25,7 @@ typedef struct msgbuf {
 ipm__shm_pool *ipm__shm_pool_new(void)
 {
     ipm__shm_pool *p = calloc(1, sizeof *p);
-    if (p != NULL)
-        atomic_init(&p->refs, 1);
+    if (p != NULL) atomic_init(&p->refs, 1);
     return p;
 }
 
@@ -45,13 +44,11 @@ void *ipm__shm_buf_get(ipm__shm_pool *p, uint64_t size, uint32_t meta_size,
     msgbuf *b = atomic_exchange_explicit(&p->spare, NULL, memory_order_acquire);
     if (b == NULL || b->cap < need) {
         free(b);
-        if (need > SIZE_MAX - sizeof(msgbuf) - 64)
-            return NULL;
+        if (need > SIZE_MAX - sizeof(msgbuf) - 64) return NULL;
         /* Round small requests up so that the spare fits the next one. */
         uint64_t cap = need < 4096 ? 4096 : need;
         b = malloc(sizeof(msgbuf) + cap);
-        if (b == NULL)
-            return NULL;
+        if (b == NULL) return NULL;
         b->cap = cap;
         b->pool = p;
     }
@@ -86,19 +83,10 @@ void ipm__shm_buf_fill(void *buf, ipm_message *msg, uint64_t size, uint32_t meta
 
 void ipm__shm_release(ipm_message *msg)
 {
-    if (msg->opaque_[0] == NULL)
-        return;
+    if (msg->opaque_[0] == NULL) return;
     recycle(msg->opaque_[0]);
     msg->opaque_[0] = NULL;
 }
-
-#if defined(__SANITIZE_THREAD__)
-#define IPM_SHM_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define IPM_SHM_TSAN 1
-#endif
-#endif
 
 #ifdef IPM_SHM_TSAN
 /* The ring's seqlock read races with the writer by design and is validated
@@ -122,13 +110,11 @@ void ipm__shm_copy_in(void *dst, const void *src, size_t n)
 #else
 void ipm__shm_copy_out(void *dst, const void *src, size_t n)
 {
-    if (n > 0)
-        memcpy(dst, src, n);
+    if (n > 0) memcpy(dst, src, n);
 }
 
 void ipm__shm_copy_in(void *dst, const void *src, size_t n)
 {
-    if (n > 0)
-        memcpy(dst, src, n);
+    if (n > 0) memcpy(dst, src, n);
 }
 #endif

@@ -19,8 +19,7 @@ typedef struct publisher {
 static ipm_status pub_create(void **state)
 {
     publisher *p = calloc(1, sizeof *p);
-    if (p == NULL)
-        return ipm_set_error(IPM_ENOMEM, "ShmPublisher: out of memory");
+    if (p == NULL) return ipm_set_error(IPM_ENOMEM, "ShmPublisher: out of memory");
     p->seg.fd = -1;
     *state = p;
     return IPM_OK;
@@ -30,17 +29,16 @@ static ipm_status pub_connect(void *state, const ipm_params *prm)
 {
     publisher *p = state;
     if (p->connected)
-        return ipm_set_error(IPM_ENOTSUP, "ShmPublisher %s: already connected; a publisher "
-                                          "owns exactly one ring",
+        return ipm_set_error(IPM_ENOTSUP,
+                             "ShmPublisher %s: already connected; a publisher "
+                             "owns exactly one ring",
                              p->cfg.endpoint);
     ipm__shm_config c;
-    ipm_status st = ipm__shm_parse_config(prm, "ShmPublisher",
-                                          ipm_params_get_str(prm, "connection_string", NULL), &c);
-    if (st != IPM_OK)
-        return st;
+    ipm_status st = ipm__shm_parse_config(
+        prm, "ShmPublisher", ipm_params_get_str(prm, "connection_string", NULL), &c);
+    if (st != IPM_OK) return st;
     st = ipm__shm_create(&c, IPM_SHM_KIND_RING, "ShmPublisher", &p->seg);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
     p->cfg = c;
     p->w = (ipm__shm_ring_writer){0};
     p->connected = true;
@@ -53,20 +51,20 @@ static const char *pub_endpoint(const void *state)
     return p->connected ? p->cfg.endpoint : NULL;
 }
 
-static ipm_status pub_send(void *state, const void *data, size_t size, const char *metadata,
-                           size_t metadata_size, int timeout_ms)
+static ipm_status pub_send(void *state, const void *data, size_t size,
+                           const char *metadata, size_t metadata_size, int timeout_ms)
 {
     publisher *p = state;
     if (size > p->seg.max_message_size)
-        return ipm_set_error(IPM_ETOOBIG,
-                             "ShmPublisher %s: message of %zu bytes exceeds max_message_size "
-                             "%llu",
-                             p->cfg.endpoint, size,
-                             (unsigned long long)p->seg.max_message_size);
+        return ipm_set_error(
+            IPM_ETOOBIG,
+            "ShmPublisher %s: message of %zu bytes exceeds max_message_size "
+            "%llu",
+            p->cfg.endpoint, size, (unsigned long long)p->seg.max_message_size);
     if (metadata_size > IPM_SHM_MAX_METADATA)
-        return ipm_set_error(IPM_ETOOBIG,
-                             "ShmPublisher %s: topic of %zu bytes exceeds the limit of %u",
-                             p->cfg.endpoint, metadata_size, IPM_SHM_MAX_METADATA);
+        return ipm_set_error(
+            IPM_ETOOBIG, "ShmPublisher %s: topic of %zu bytes exceeds the limit of %u",
+            p->cfg.endpoint, metadata_size, IPM_SHM_MAX_METADATA);
     ipm__shm_ring_write(&p->seg, &p->w, data, size, metadata, metadata_size);
     return IPM_OK;
 }
@@ -74,8 +72,7 @@ static ipm_status pub_send(void *state, const void *data, size_t size, const cha
 static void pub_destroy(void *state)
 {
     publisher *p = state;
-    if (p->connected)
-        ipm__shm_detach(&p->seg);
+    if (p->connected) ipm__shm_detach(&p->seg);
     free(p);
 }
 
@@ -88,8 +85,9 @@ static const ipm_plugin_ops pub_ops = {
     .send = pub_send,
 };
 
-static const char *const pub_keys[] = {"connection_string", "buffer_size", "max_message_size",
-                                       "spin_us", "permissions", NULL};
+static const char *const pub_keys[] = {"connection_string", "buffer_size",
+                                       "max_message_size",  "spin_us",
+                                       "permissions",       NULL};
 
 static const ipm_plugin pub_desc = {
     IPM_PLUGIN_HEADER_INIT,

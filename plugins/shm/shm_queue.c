@@ -33,11 +33,11 @@ static uint64_t span(const ipm__shm_seg *s, uint64_t pos, uint64_t len)
     return room < len ? room + len : len;
 }
 
-bool ipm__shm_queue_has_room(const ipm__shm_seg *s, ipm__shm_queue_writer *w, uint64_t len)
+bool ipm__shm_queue_has_room(const ipm__shm_seg *s, ipm__shm_queue_writer *w,
+                             uint64_t len)
 {
     uint64_t end = w->head + span(s, w->head, len);
-    if (end - w->consumed <= s->cap)
-        return true;
+    if (end - w->consumed <= s->cap) return true;
     w->consumed = atomic_load_explicit(&s->hdr->consumed, memory_order_seq_cst);
     return end - w->consumed <= s->cap;
 }
@@ -63,15 +63,15 @@ void ipm__shm_queue_write(ipm__shm_seg *s, ipm__shm_queue_writer *w, const void 
         pos += room;
     }
     unsigned char *r = at(s, pos);
-    ipm__shm_rec hd = {
-        .size = size, .len = len, .meta_size = (uint32_t)meta_size, .type = IPM_SHM_REC_MSG};
+    ipm__shm_rec hd = {.size = size,
+                       .len = len,
+                       .meta_size = (uint32_t)meta_size,
+                       .type = IPM_SHM_REC_MSG};
     memcpy(r, &hd, sizeof hd);
     r += sizeof hd;
-    if (meta_size > 0)
-        memcpy(r, meta, meta_size);
+    if (meta_size > 0) memcpy(r, meta, meta_size);
     r[meta_size] = '\0';
-    if (size > 0)
-        memcpy(r + meta_size + 1, data, size);
+    if (size > 0) memcpy(r + meta_size + 1, data, size);
     w->head = pos + len;
     atomic_store_explicit(&h->head, w->head, memory_order_seq_cst);
     if (atomic_load_explicit(&h->data_waiters, memory_order_seq_cst) != 0 &&
@@ -88,8 +88,7 @@ int ipm__shm_queue_read(ipm__shm_seg *s, ipm__shm_queue_reader *r, ipm__shm_pool
     for (;;) {
         if (r->pos == r->head) {
             r->head = atomic_load_explicit(&h->head, memory_order_acquire);
-            if (r->pos == r->head)
-                return 0;
+            if (r->pos == r->head) return 0;
         }
         uint64_t off = r->pos & (s->cap - 1);
         const unsigned char *base = at(s, r->pos);
@@ -104,10 +103,11 @@ int ipm__shm_queue_read(ipm__shm_seg *s, ipm__shm_queue_reader *r, ipm__shm_pool
                    hd.len == ipm__shm_rec_len(hd.meta_size, hd.size) &&
                    off + hd.len <= s->cap;
         if (!sane || hd.len > r->head - r->pos) {
-            ipm_set_error(IPM_ESYS,
-                          "ShmReceiver shm://%s: corrupt record at position %llu; was the "
-                          "segment written by something else?",
-                          s->name, (unsigned long long)r->pos);
+            ipm_set_error(
+                IPM_ESYS,
+                "ShmReceiver shm://%s: corrupt record at position %llu; was the "
+                "segment written by something else?",
+                s->name, (unsigned long long)r->pos);
             return -1;
         }
         if (hd.type == IPM_SHM_REC_PAD) {
@@ -118,15 +118,15 @@ int ipm__shm_queue_read(ipm__shm_seg *s, ipm__shm_queue_reader *r, ipm__shm_pool
         char *meta;
         void *buf = ipm__shm_buf_get(pool, hd.size, hd.meta_size, &data, &meta);
         if (buf == NULL) {
-            ipm_set_error(IPM_ENOMEM, "ShmReceiver shm://%s: no memory for a %llu-byte message",
+            ipm_set_error(IPM_ENOMEM,
+                          "ShmReceiver shm://%s: no memory for a %llu-byte message",
                           s->name, (unsigned long long)hd.size);
             return -1;
         }
         const unsigned char *src = base + sizeof hd;
         memcpy(meta, src, hd.meta_size);
         meta[hd.meta_size] = '\0';
-        if (hd.size > 0)
-            memcpy(data, src + hd.meta_size + 1, hd.size);
+        if (hd.size > 0) memcpy(data, src + hd.meta_size + 1, hd.size);
         r->pos += hd.len;
         atomic_store_explicit(&h->consumed, r->pos, memory_order_seq_cst);
         /* Wake a producer waiting for room once enough is free, or when

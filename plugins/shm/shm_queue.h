@@ -26,7 +26,8 @@ typedef struct ipm__shm_queue_reader {
 void ipm__shm_queue_writer_init(const ipm__shm_seg *s, ipm__shm_queue_writer *w);
 
 /* True if a record of len bytes (ipm__shm_rec_len) fits now. */
-bool ipm__shm_queue_has_room(const ipm__shm_seg *s, ipm__shm_queue_writer *w, uint64_t len);
+bool ipm__shm_queue_has_room(const ipm__shm_seg *s, ipm__shm_queue_writer *w,
+                             uint64_t len);
 
 /* Before the producer sleeps on a full queue: the consumer position at
  * which to wake it. Not just room for its record but a quarter of the
@@ -47,7 +48,8 @@ int ipm__shm_queue_read(ipm__shm_seg *s, ipm__shm_queue_reader *r, ipm__shm_pool
                         ipm_message *msg);
 
 /* True if the producer has published beyond r (one load). */
-static inline bool ipm__shm_queue_ready(const ipm__shm_seg *s, const ipm__shm_queue_reader *r)
+static inline bool ipm__shm_queue_ready(const ipm__shm_seg *s,
+                                        const ipm__shm_queue_reader *r)
 {
     return atomic_load_explicit(&s->hdr->head, memory_order_acquire) != r->pos;
 }

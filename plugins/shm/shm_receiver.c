@@ -35,13 +35,11 @@ static ipm_status rcv_connect(void *state, const ipm_params *p)
         return ipm_set_error(IPM_ENOTSUP, "ShmReceiver %s: already connected",
                              r->cfg.endpoint);
     ipm__shm_config c;
-    ipm_status st = ipm__shm_parse_config(p, "ShmReceiver",
-                                          ipm_params_get_str(p, "connection_string", NULL), &c);
-    if (st != IPM_OK)
-        return st;
+    ipm_status st = ipm__shm_parse_config(
+        p, "ShmReceiver", ipm_params_get_str(p, "connection_string", NULL), &c);
+    if (st != IPM_OK) return st;
     st = ipm__shm_create(&c, IPM_SHM_KIND_QUEUE, "ShmReceiver", &r->seg);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
     r->cfg = c;
     r->rd = (ipm__shm_queue_reader){0};
     r->connected = true;
@@ -57,8 +55,7 @@ static const char *rcv_endpoint(const void *state)
 static void rcv_destroy(void *state)
 {
     receiver *r = state;
-    if (r->connected)
-        ipm__shm_detach(&r->seg);
+    if (r->connected) ipm__shm_detach(&r->seg);
     ipm__shm_pool_unref(r->pool);
     free(r);
 }
@@ -66,11 +63,9 @@ static void rcv_destroy(void *state)
 static bool spin(const receiver *r, int64_t until)
 {
     for (unsigned i = 0;; i++) {
-        if (ipm__shm_queue_ready(&r->seg, &r->rd))
-            return true;
+        if (ipm__shm_queue_ready(&r->seg, &r->rd)) return true;
         ipm__shm_pause();
-        if ((i & 63) == 63 && ipm_now_ns() >= until)
-            return false;
+        if ((i & 63) == 63 && ipm_now_ns() >= until) return false;
     }
 }
 
@@ -79,20 +74,17 @@ static ipm_status rcv_receive(void *state, ipm_message *msg, int timeout_ms)
     receiver *r = state;
     ipm__shm_header *h = r->seg.hdr;
     int got = ipm__shm_queue_read(&r->seg, &r->rd, r->pool, msg);
-    if (got != 0)
-        return got > 0 ? IPM_OK : IPM_ESYS;
+    if (got != 0) return got > 0 ? IPM_OK : IPM_ESYS;
 
     int64_t deadline = ipm_deadline_ns(timeout_ms);
     if (r->cfg.spin_ns > 0 && timeout_ms != 0) {
         int64_t until = ipm_now_ns() + r->cfg.spin_ns;
-        if (deadline >= 0 && until > deadline)
-            until = deadline;
+        if (deadline >= 0 && until > deadline) until = deadline;
         spin(r, until);
     }
     for (;;) {
         got = ipm__shm_queue_read(&r->seg, &r->rd, r->pool, msg);
-        if (got != 0)
-            return got > 0 ? IPM_OK : IPM_ESYS;
+        if (got != 0) return got > 0 ? IPM_OK : IPM_ESYS;
         int64_t left = ipm__shm_wait_ns(deadline, -1);
         if (left == 0)
             return ipm_set_error(IPM_ETIMEDOUT, "ShmReceiver %s: no message within %d ms",
@@ -102,7 +94,7 @@ static ipm_status rcv_receive(void *state, ipm_message *msg, int timeout_ms)
          * take its place at any time. */
         atomic_store(&h->data_waiters, 1);
         uint32_t v = atomic_load(&h->data_word);
-        atomic_thread_fence(memory_order_seq_cst);
+        ipm__shm_fence(memory_order_seq_cst);
         if (!ipm__shm_queue_ready(&r->seg, &r->rd))
             ipm__shm_futex_wait(&h->data_word, v, left);
         atomic_store(&h->data_waiters, 0);
@@ -119,15 +111,17 @@ static const ipm_plugin_ops rcv_ops = {
     .release = ipm__shm_release,
 };
 
-static const char *const rcv_keys[] = {"connection_string", "buffer_size", "max_message_size",
-                                       "spin_us", "permissions", NULL};
+static const char *const rcv_keys[] = {"connection_string", "buffer_size",
+                                       "max_message_size",  "spin_us",
+                                       "permissions",       NULL};
 
 static const ipm_plugin rcv_desc = {
     IPM_PLUGIN_HEADER_INIT,
     .role = IPM_ROLE_RECEIVER,
     .name = "ShmReceiver",
     .version = "1.0.0",
-    .description = "shared-memory lossless queue receiver (shm://NAME), creates the queue",
+    .description =
+        "shared-memory lossless queue receiver (shm://NAME), creates the queue",
     .keys = rcv_keys,
     .ops = &rcv_ops,
 };

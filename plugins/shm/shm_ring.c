@@ -34,7 +34,7 @@ void ipm__shm_ring_write(ipm__shm_seg *s, ipm__shm_ring_writer *w, const void *d
         w->tail = t;
         atomic_store_explicit(&h->tail, t, memory_order_relaxed);
     }
-    atomic_thread_fence(memory_order_release);
+    ipm__shm_fence(memory_order_release);
 
     if (pad != 0) {
         ipm__shm_rec p = {.seq = w->seq, .size = 0, .len = pad, .type = IPM_SHM_REC_PAD};
@@ -75,7 +75,7 @@ void ipm__shm_ring_reader_at_head(const ipm__shm_seg *s, ipm__shm_ring_reader *r
             continue;
         }
         uint64_t head = atomic_load_explicit(&h->head, memory_order_relaxed);
-        atomic_thread_fence(memory_order_acquire);
+        ipm__shm_fence(memory_order_acquire);
         if (atomic_load_explicit(&h->pubver, memory_order_relaxed) == v1) {
             r->pos = head;
             r->next_seq = v1 / 2;
@@ -109,20 +109,20 @@ static void account(ipm__shm_ring_reader *r, uint64_t seq, _Atomic uint64_t *dro
 /* After copying from the record at pos: was it overwritten meanwhile? */
 static bool overtaken(const ipm__shm_header *h, uint64_t pos)
 {
-    atomic_thread_fence(memory_order_acquire);
+    ipm__shm_fence(memory_order_acquire);
     return atomic_load_explicit(&h->tail, memory_order_relaxed) > pos;
 }
 
-int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r, ipm__shm_pool *pool,
-                       ipm__shm_filter filter, const void *filter_arg, ipm_message *msg,
+int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r,
+                       ipm__shm_pool *pool, ipm__shm_filter filter,
+                       const void *filter_arg, ipm_message *msg,
                        _Atomic uint64_t *dropped)
 {
     const ipm__shm_header *h = s->hdr;
     const uint64_t cap = s->cap;
     for (;;) {
         uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
-        if (r->pos == head)
-            return 0;
+        if (r->pos == head) return 0;
         const uint64_t pos = r->pos;
         const uint64_t off = pos & (cap - 1);
         const unsigned char *base = (const unsigned char *)rec_at(s, pos);
@@ -135,20 +135,20 @@ int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r, ipm__shm_
         else
             sane = hd.type == IPM_SHM_REC_MSG && hd.meta_size <= IPM_SHM_MAX_METADATA &&
                    hd.size <= s->max_message_size &&
-                   hd.len == ipm__shm_rec_len(hd.meta_size, hd.size) && off + hd.len <= cap;
+                   hd.len == ipm__shm_rec_len(hd.meta_size, hd.size) &&
+                   off + hd.len <= cap;
         sane = sane && hd.len <= head - pos;
         if (!sane) {
-            if (overtaken(h, pos))
-                goto lapped;
-            ipm_set_error(IPM_ESYS,
-                          "ShmSubscriber shm://%s: corrupt record at position %llu; was the "
-                          "segment written by something else?",
-                          s->name, (unsigned long long)pos);
+            if (overtaken(h, pos)) goto lapped;
+            ipm_set_error(
+                IPM_ESYS,
+                "ShmSubscriber shm://%s: corrupt record at position %llu; was the "
+                "segment written by something else?",
+                s->name, (unsigned long long)pos);
             return -1;
         }
         if (hd.type == IPM_SHM_REC_PAD) {
-            if (overtaken(h, pos))
-                goto lapped;
+            if (overtaken(h, pos)) goto lapped;
             account(r, hd.seq, dropped);
             r->pos = pos + hd.len;
             continue;
@@ -158,8 +158,7 @@ int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r, ipm__shm_
         ipm__shm_copy_out(meta, base + sizeof hd, hd.meta_size);
         meta[hd.meta_size] = '\0';
         if (!filter(filter_arg, meta, hd.meta_size)) {
-            if (overtaken(h, pos))
-                goto lapped;
+            if (overtaken(h, pos)) goto lapped;
             account(r, hd.seq, dropped);
             r->next_seq = hd.seq + 1;
             r->pos = pos + hd.len;
@@ -170,7 +169,8 @@ int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r, ipm__shm_
         char *mcopy;
         void *buf = ipm__shm_buf_get(pool, hd.size, hd.meta_size, &data, &mcopy);
         if (buf == NULL) {
-            ipm_set_error(IPM_ENOMEM, "ShmSubscriber shm://%s: no memory for a %llu-byte message",
+            ipm_set_error(IPM_ENOMEM,
+                          "ShmSubscriber shm://%s: no memory for a %llu-byte message",
                           s->name, (unsigned long long)hd.size);
             return -1;
         }

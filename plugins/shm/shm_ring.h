@@ -51,12 +51,14 @@ typedef bool (*ipm__shm_filter)(const void *arg, const char *meta, size_t meta_s
  * *dropped. Returns 1 with a message, 0 if nothing (more) is available,
  * -1 on a corrupt ring or no memory (error set).
  */
-int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r, ipm__shm_pool *pool,
-                       ipm__shm_filter filter, const void *filter_arg, ipm_message *msg,
+int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r,
+                       ipm__shm_pool *pool, ipm__shm_filter filter,
+                       const void *filter_arg, ipm_message *msg,
                        _Atomic uint64_t *dropped);
 
 /* True if a message may be readable at r's position (cheap: one load). */
-static inline bool ipm__shm_ring_ready(const ipm__shm_seg *s, const ipm__shm_ring_reader *r)
+static inline bool ipm__shm_ring_ready(const ipm__shm_seg *s,
+                                       const ipm__shm_ring_reader *r)
 {
     return atomic_load_explicit(&s->hdr->head, memory_order_acquire) != r->pos;
 }

@@ -67,19 +67,18 @@ static uint64_t round_pow2(uint64_t v)
     return p;
 }
 
-ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type, const char *endpoint,
-                                 ipm__shm_config *out)
+ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type,
+                                 const char *endpoint, ipm__shm_config *out)
 {
     memset(out, 0, sizeof *out);
     ipm_status st = ipm__shm_parse_name(endpoint, type, out->name);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
     snprintf(out->endpoint, sizeof out->endpoint, "shm://%s", out->name);
 
     uint64_t buf;
-    st = ipm_params_get_size(p, "buffer_size", DEFAULT_BUFFER_SIZE, 4096, 1ull << 40, &buf);
-    if (st != IPM_OK)
-        return st;
+    st = ipm_params_get_size(p, "buffer_size", DEFAULT_BUFFER_SIZE, 4096, 1ull << 40,
+                             &buf);
+    if (st != IPM_OK) return st;
     out->capacity = round_pow2(buf);
 
     /* A record must fit in half the ring so that wrapping (pad + record)
@@ -89,8 +88,7 @@ ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type, const ch
     uint64_t def = DEFAULT_MAX_MESSAGE < limit ? DEFAULT_MAX_MESSAGE : limit;
     uint64_t max;
     st = ipm_params_get_size(p, "max_message_size", def, 0, UINT64_MAX / 4, &max);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
     if (max > limit)
         return ipm_set_error(IPM_ECONFIG,
                              "%s %s: max_message_size=%llu needs buffer_size of at least "
@@ -104,8 +102,7 @@ ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type, const ch
 
     long long spin;
     st = ipm_params_get_int(p, "spin_us", 0, 0, 10 * 1000 * 1000, &spin);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
     out->spin_ns = (int64_t)spin * 1000;
 
     const char *perm = ipm_params_get_str(p, "permissions", "0600");
@@ -114,10 +111,11 @@ ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type, const ch
     long mode = strtol(perm, &end, 8);
     if (errno != 0 || end == perm || *end != '\0' || mode < 0 || mode > 0777 ||
         (mode & 0600) != 0600)
-        return ipm_set_error(IPM_ECONFIG,
-                             "%s %s: permissions='%s' is not an octal mode between 0600 and "
-                             "0777 (the owner needs read and write)",
-                             type, out->endpoint, perm);
+        return ipm_set_error(
+            IPM_ECONFIG,
+            "%s %s: permissions='%s' is not an octal mode between 0600 and "
+            "0777 (the owner needs read and write)",
+            type, out->endpoint, perm);
     out->mode = (unsigned)mode;
     return IPM_OK;
 }
@@ -136,23 +134,19 @@ static bool read_stat(const char *path, char *state, uint64_t *start)
 {
     char buf[1024];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
+    if (fd < 0) return false;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
-    if (n <= 0)
-        return false;
+    if (n <= 0) return false;
     buf[n] = '\0';
     /* The command name (field 2) may hold spaces and ')': skip to the last. */
     char *p = strrchr(buf, ')');
-    if (p == NULL || p[1] != ' ')
-        return false;
+    if (p == NULL || p[1] != ' ') return false;
     p += 2;
     *state = *p;
     for (int field = 3; field < 22; field++) {
         p = strchr(p, ' ');
-        if (p == NULL)
-            return false;
+        if (p == NULL) return false;
         p++;
     }
     *start = strtoull(p, NULL, 10);
@@ -164,8 +158,7 @@ uint64_t ipm__shm_self_start(void)
     static _Atomic int32_t cached_pid;
     static _Atomic uint64_t cached_start;
     int32_t me = (int32_t)getpid();
-    if (atomic_load(&cached_pid) == me)
-        return atomic_load(&cached_start);
+    if (atomic_load(&cached_pid) == me) return atomic_load(&cached_start);
     char state;
     uint64_t start = 0;
     if (!read_stat("/proc/self/stat", &state, &start))
@@ -177,19 +170,14 @@ uint64_t ipm__shm_self_start(void)
 
 bool ipm__shm_alive(int32_t pid, uint64_t start)
 {
-    if (pid <= 0)
-        return false;
-    if (pid == (int32_t)getpid())
-        return start == 0 || start == ipm__shm_self_start();
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return false;
+    if (pid <= 0) return false;
+    if (pid == (int32_t)getpid()) return start == 0 || start == ipm__shm_self_start();
+    if (kill(pid, 0) != 0 && errno == ESRCH) return false;
     char path[64], state;
     uint64_t st;
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (!read_stat(path, &state, &st))
-        return errno != ENOENT;
-    if (state == 'Z' || state == 'X')
-        return false;
+    if (!read_stat(path, &state, &st)) return errno != ENOENT;
+    if (state == 'Z' || state == 'X') return false;
     return start == 0 || st == start;
 }
 
@@ -197,10 +185,8 @@ bool ipm__shm_claim_take(ipm__shm_claim *c)
 {
     int32_t me = (int32_t)getpid();
     int32_t cur = atomic_load(&c->pid);
-    if (cur != 0 && ipm__shm_alive(cur, atomic_load(&c->start)))
-        return false;
-    if (!atomic_compare_exchange_strong(&c->pid, &cur, me))
-        return false;
+    if (cur != 0 && ipm__shm_alive(cur, atomic_load(&c->start))) return false;
+    if (!atomic_compare_exchange_strong(&c->pid, &cur, me)) return false;
     atomic_store(&c->start, ipm__shm_self_start());
     return true;
 }
@@ -229,11 +215,12 @@ static ipm_status validate(const ipm__shm_header *h, uint64_t size, uint32_t kin
                            const char *type, const char *name)
 {
     if (size < sizeof *h || h->magic != IPM_SHM_MAGIC)
-        return ipm_set_error(IPM_ECONNECT,
-                             "%s shm://%s: /dev/shm/%s is not an ipm shared-memory segment "
-                             "(foreign or corrupt file, %llu bytes); refusing to use it. "
-                             "Remove it if it is stale",
-                             type, name, name, (unsigned long long)size);
+        return ipm_set_error(
+            IPM_ECONNECT,
+            "%s shm://%s: /dev/shm/%s is not an ipm shared-memory segment "
+            "(foreign or corrupt file, %llu bytes); refusing to use it. "
+            "Remove it if it is stale",
+            type, name, name, (unsigned long long)size);
     if (h->version != IPM_SHM_VERSION)
         return ipm_set_error(IPM_ECONNECT,
                              "%s shm://%s: segment has layout version %u, this plugin "
@@ -244,14 +231,16 @@ static ipm_status validate(const ipm__shm_header *h, uint64_t size, uint32_t kin
                              type, name, kind_type(h->kind), kind_type(kind));
     uint64_t cap = h->capacity;
     bool pow2 = cap >= 4096 && (cap & (cap - 1)) == 0;
-    if (!pow2 || h->total_size != size || h->total_size != ipm__shm_segment_size(kind, cap) ||
+    if (!pow2 || h->total_size != size ||
+        h->total_size != ipm__shm_segment_size(kind, cap) ||
         h->data_offset != size - cap ||
         ipm__shm_rec_len(IPM_SHM_MAX_METADATA, h->max_message_size) > cap / 2)
-        return ipm_set_error(IPM_ECONNECT,
-                             "%s shm://%s: segment header is corrupt (capacity %llu, size "
-                             "%llu of %llu bytes); refusing to use it",
-                             type, name, (unsigned long long)cap,
-                             (unsigned long long)h->total_size, (unsigned long long)size);
+        return ipm_set_error(
+            IPM_ECONNECT,
+            "%s shm://%s: segment header is corrupt (capacity %llu, size "
+            "%llu of %llu bytes); refusing to use it",
+            type, name, (unsigned long long)cap, (unsigned long long)h->total_size,
+            (unsigned long long)size);
     return IPM_OK;
 }
 
@@ -267,8 +256,8 @@ static ipm_status map_file(int fd, size_t size, bool populate, void **out)
     return IPM_OK;
 }
 
-static void fill_seg(ipm__shm_seg *s, int fd, void *base, size_t size, const struct stat *st,
-                     const char *name, bool owner)
+static void fill_seg(ipm__shm_seg *s, int fd, void *base, size_t size,
+                     const struct stat *st, const char *name, bool owner)
 {
     s->fd = fd;
     s->size = size;
@@ -305,8 +294,7 @@ static ipm_status reclaim(const char *path, const ipm__shm_config *c, uint32_t k
 {
     int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        if (errno == ENOENT)
-            return IPM_OK; /* removed meanwhile: retry */
+        if (errno == ENOENT) return IPM_OK; /* removed meanwhile: retry */
         return ipm_set_error(IPM_ECONNECT,
                              "%s %s: %s exists and cannot be opened (%s); is it another "
                              "user's segment?",
@@ -320,8 +308,7 @@ static ipm_status reclaim(const char *path, const ipm__shm_config *c, uint32_t k
                            strerror(errno));
         goto out;
     }
-    if (!same_file(path, &st))
-        goto out; /* replaced meanwhile: retry */
+    if (!same_file(path, &st)) goto out; /* replaced meanwhile: retry */
     if (only != NULL && (st.st_dev != only->st_dev || st.st_ino != only->st_ino))
         goto out; /* someone else's segment now */
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(ipm__shm_header)) {
@@ -356,8 +343,7 @@ static ipm_status reclaim(const char *path, const ipm__shm_config *c, uint32_t k
         rc = ipm_set_error(IPM_ECONNECT, "%s %s: cannot remove stale %s: %s", type,
                            c->endpoint, path, strerror(errno));
 out:
-    if (m != NULL)
-        munmap(m, sizeof(ipm__shm_header));
+    if (m != NULL) munmap(m, sizeof(ipm__shm_header));
     close(fd); /* drops the lock */
     return rc;
 }
@@ -373,8 +359,9 @@ ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *
 
     int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)c->mode);
     if (fd < 0)
-        return ipm_set_error(IPM_ECONNECT, "%s %s: cannot create a file in " SHM_DIR ": %s",
-                             type, c->endpoint, strerror(errno));
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s %s: cannot create a file in " SHM_DIR ": %s", type,
+                             c->endpoint, strerror(errno));
     if (fchmod(fd, (mode_t)c->mode) != 0 || ftruncate(fd, (off_t)size) != 0) {
         rc = ipm_set_error(IPM_ECONNECT, "%s %s: cannot size a %llu-byte segment: %s",
                            type, c->endpoint, (unsigned long long)size, strerror(errno));
@@ -401,29 +388,27 @@ ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *
 
     snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
     for (int attempt = 0;; attempt++) {
-        if (linkat(AT_FDCWD, fdpath, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
-            break;
+        if (linkat(AT_FDCWD, fdpath, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0) break;
         if (errno != EEXIST || attempt >= 16) {
-            rc = ipm_set_error(IPM_ECONNECT, "%s %s: cannot create %s: %s", type,
-                               c->endpoint, path,
-                               errno == EEXIST ? "it keeps being re-created" : strerror(errno));
+            rc = ipm_set_error(
+                IPM_ECONNECT, "%s %s: cannot create %s: %s", type, c->endpoint, path,
+                errno == EEXIST ? "it keeps being re-created" : strerror(errno));
             goto fail;
         }
         rc = reclaim(path, c, kind, type, NULL);
-        if (rc != IPM_OK)
-            goto fail;
+        if (rc != IPM_OK) goto fail;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        rc = ipm_set_error(IPM_ESYS, "%s %s: fstat: %s", type, c->endpoint, strerror(errno));
+        rc = ipm_set_error(IPM_ESYS, "%s %s: fstat: %s", type, c->endpoint,
+                           strerror(errno));
         unlink(path);
         goto fail;
     }
     fill_seg(out, fd, m, size, &st, c->name, true);
     return IPM_OK;
 fail:
-    if (m != NULL)
-        munmap(m, size);
+    if (m != NULL) munmap(m, size);
     close(fd);
     return rc;
 }
@@ -445,7 +430,8 @@ ipm_status ipm__shm_attach(const char *name, uint32_t kind, const char *type,
     struct stat st;
     if (fstat(fd, &st) != 0) {
         close(fd);
-        return ipm_set_error(IPM_ESYS, "%s shm://%s: fstat: %s", type, name, strerror(errno));
+        return ipm_set_error(IPM_ESYS, "%s shm://%s: fstat: %s", type, name,
+                             strerror(errno));
     }
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(ipm__shm_header)) {
         close(fd);
@@ -498,8 +484,7 @@ bool ipm__shm_owner_alive(const ipm__shm_seg *s)
 
 void ipm__shm_detach(ipm__shm_seg *s)
 {
-    if (s->hdr == NULL)
-        return;
+    if (s->hdr == NULL) return;
     if (s->owner) {
         atomic_store(&s->hdr->closed, 1);
         wake_all(s->hdr);
@@ -507,8 +492,7 @@ void ipm__shm_detach(ipm__shm_seg *s)
         make_path(path, sizeof path, s->name);
         struct stat mine = {.st_dev = s->dev, .st_ino = s->ino};
         if (flock(s->fd, LOCK_EX) == 0) {
-            if (same_file(path, &mine))
-                unlink(path);
+            if (same_file(path, &mine)) unlink(path);
             flock(s->fd, LOCK_UN);
         }
     }

@@ -31,8 +31,7 @@ typedef struct sender {
 static ipm_status snd_create(void **state)
 {
     sender *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return ipm_set_error(IPM_ENOMEM, "ShmSender: out of memory");
+    if (s == NULL) return ipm_set_error(IPM_ENOMEM, "ShmSender: out of memory");
     s->seg.fd = -1;
     s->watch_fd = -1;
     *state = s;
@@ -41,8 +40,7 @@ static ipm_status snd_create(void **state)
 
 static void detach(sender *s)
 {
-    if (!s->attached)
-        return;
+    if (!s->attached) return;
     ipm__shm_claim_drop(&s->seg.hdr->producer);
     ipm__shm_detach(&s->seg);
     s->attached = false;
@@ -51,9 +49,9 @@ static void detach(sender *s)
 /* Attach and claim the producer role. IPM_ETIMEDOUT: no receiver yet. */
 static ipm_status attach(sender *s)
 {
-    ipm_status st = ipm__shm_attach(s->cfg.name, IPM_SHM_KIND_QUEUE, "ShmSender", &s->seg);
-    if (st != IPM_OK)
-        return st;
+    ipm_status st =
+        ipm__shm_attach(s->cfg.name, IPM_SHM_KIND_QUEUE, "ShmSender", &s->seg);
+    if (st != IPM_OK) return st;
     ipm__shm_header *h = s->seg.hdr;
     if (!ipm__shm_claim_take(&h->producer)) {
         int pid = (int)atomic_load(&h->producer.pid);
@@ -84,14 +82,12 @@ static ipm_status snd_connect(void *state, const ipm_params *p)
                              s->cfg.endpoint);
     ipm_status st = ipm__shm_parse_config(
         p, "ShmSender", ipm_params_get_str(p, "connection_string", NULL), &s->cfg);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
     /* Arm the watch before looking, then attach if the receiver exists; if
      * not, sends wait for it (like a ZeroMQ connect before the bind). */
     ipm__shm_watch_wait(&s->watch_fd, 0);
     st = attach(s);
-    if (st != IPM_OK && st != IPM_ETIMEDOUT)
-        return st;
+    if (st != IPM_OK && st != IPM_ETIMEDOUT) return st;
     s->connected = true;
     return IPM_OK;
 }
@@ -106,16 +102,14 @@ static void snd_destroy(void *state)
 {
     sender *s = state;
     detach(s);
-    if (s->watch_fd >= 0)
-        close(s->watch_fd);
+    if (s->watch_fd >= 0) close(s->watch_fd);
     free(s);
 }
 
 static ipm_status lost(sender *s, bool closed)
 {
     int pid = (int)s->owner_pid;
-    if (!closed)
-        ipm__shm_remove_if_dead(&s->seg, "ShmSender");
+    if (!closed) ipm__shm_remove_if_dead(&s->seg, "ShmSender");
     detach(s);
     s->lost = true;
     ipm__shm_watch_wait(&s->watch_fd, 0); /* arm for the successor */
@@ -129,8 +123,8 @@ static ipm_status lost(sender *s, bool closed)
 static ipm_status timed_out(const sender *s, int timeout_ms, const char *why)
 {
     return ipm_set_error(s->lost ? IPM_ECONNECT : IPM_ETIMEDOUT,
-                         "ShmSender %s: message not sent within %d ms: %s", s->cfg.endpoint,
-                         timeout_ms, why);
+                         "ShmSender %s: message not sent within %d ms: %s",
+                         s->cfg.endpoint, timeout_ms, why);
 }
 
 /* Wait until attached or the deadline passes. */
@@ -140,42 +134,40 @@ static ipm_status wait_attach(sender *s, int64_t deadline, int timeout_ms)
         bool changed = ipm__shm_watch_wait(&s->watch_fd, 0);
         (void)changed;
         ipm_status st = attach(s);
-        if (st == IPM_OK)
-            return IPM_OK;
-        if (st != IPM_ETIMEDOUT)
-            return st;
+        if (st == IPM_OK) return IPM_OK;
+        if (st != IPM_ETIMEDOUT) return st;
         int64_t left = ipm__shm_wait_ns(deadline, -1);
         if (left == 0)
             return timed_out(s, timeout_ms,
-                             s->lost ? "its ShmReceiver is gone and no new one has started"
-                                     : "no ShmReceiver has created the queue");
+                             s->lost
+                                 ? "its ShmReceiver is gone and no new one has started"
+                                 : "no ShmReceiver has created the queue");
         ipm__shm_watch_wait(&s->watch_fd, left);
     }
 }
 
-static ipm_status snd_send(void *state, const void *data, size_t size, const char *metadata,
-                           size_t metadata_size, int timeout_ms)
+static ipm_status snd_send(void *state, const void *data, size_t size,
+                           const char *metadata, size_t metadata_size, int timeout_ms)
 {
     sender *s = state;
     if (metadata_size > IPM_SHM_MAX_METADATA)
-        return ipm_set_error(IPM_ETOOBIG,
-                             "ShmSender %s: metadata of %zu bytes exceeds the limit of %u",
-                             s->cfg.endpoint, metadata_size, IPM_SHM_MAX_METADATA);
+        return ipm_set_error(
+            IPM_ETOOBIG, "ShmSender %s: metadata of %zu bytes exceeds the limit of %u",
+            s->cfg.endpoint, metadata_size, IPM_SHM_MAX_METADATA);
     int64_t deadline = -2; /* computed only when we have to wait */
     if (!s->attached) {
         deadline = ipm_deadline_ns(timeout_ms);
         ipm_status st = wait_attach(s, deadline, timeout_ms);
-        if (st != IPM_OK)
-            return st;
+        if (st != IPM_OK) return st;
     }
     ipm__shm_header *h = s->seg.hdr;
     if (size > s->seg.max_message_size)
         return ipm_set_error(IPM_ETOOBIG,
                              "ShmSender %s: message of %zu bytes exceeds the receiver's "
                              "max_message_size %llu",
-                             s->cfg.endpoint, size, (unsigned long long)s->seg.max_message_size);
-    if (atomic_load_explicit(&h->closed, memory_order_relaxed))
-        return lost(s, true);
+                             s->cfg.endpoint, size,
+                             (unsigned long long)s->seg.max_message_size);
+    if (atomic_load_explicit(&h->closed, memory_order_relaxed)) return lost(s, true);
     uint64_t len = ipm__shm_rec_len(metadata_size, size);
     if (ipm__shm_queue_has_room(&s->seg, &s->w, len)) {
         ipm__shm_queue_write(&s->seg, &s->w, data, size, metadata, metadata_size);
@@ -184,14 +176,12 @@ static ipm_status snd_send(void *state, const void *data, size_t size, const cha
 
     /* Full: spin for a while if asked, then sleep in bounded slices,
      * checking that the receiver is still there between them. */
-    if (deadline == -2)
-        deadline = ipm_deadline_ns(timeout_ms);
+    if (deadline == -2) deadline = ipm_deadline_ns(timeout_ms);
     if (s->cfg.spin_ns > 0 && timeout_ms != 0) {
         int64_t until = ipm_now_ns() + s->cfg.spin_ns;
         for (unsigned i = 0; !ipm__shm_queue_has_room(&s->seg, &s->w, len); i++) {
             ipm__shm_pause();
-            if ((i & 63) == 63 && ipm_now_ns() >= until)
-                break;
+            if ((i & 63) == 63 && ipm_now_ns() >= until) break;
         }
     }
     int64_t next_check = ipm_now_ns() + IPM_SHM_LIVENESS_NS;
@@ -200,24 +190,20 @@ static ipm_status snd_send(void *state, const void *data, size_t size, const cha
             ipm__shm_queue_write(&s->seg, &s->w, data, size, metadata, metadata_size);
             return IPM_OK;
         }
-        if (atomic_load(&h->closed))
-            return lost(s, true);
+        if (atomic_load(&h->closed)) return lost(s, true);
         int64_t now = ipm_now_ns();
         if (now >= next_check) {
-            if (!ipm__shm_alive(h->owner_pid, h->owner_start))
-                return lost(s, false);
+            if (!ipm__shm_alive(h->owner_pid, h->owner_start)) return lost(s, false);
             next_check = now + IPM_SHM_LIVENESS_NS;
         }
         int64_t left = ipm__shm_wait_ns(deadline, -1);
-        if (left == 0)
-            return timed_out(s, timeout_ms, "the queue stayed full");
+        if (left == 0) return timed_out(s, timeout_ms, "the queue stayed full");
         int64_t slice = next_check - now;
-        if (left < 0 || left > slice)
-            left = slice;
+        if (left < 0 || left > slice) left = slice;
         atomic_store(&h->space_need, ipm__shm_queue_wake_at(&s->seg, &s->w, len));
         atomic_store(&h->space_waiters, 1);
         uint32_t v = atomic_load(&h->space_word);
-        atomic_thread_fence(memory_order_seq_cst);
+        ipm__shm_fence(memory_order_seq_cst);
         if (!ipm__shm_queue_has_room(&s->seg, &s->w, len))
             ipm__shm_futex_wait(&h->space_word, v, left);
         atomic_store(&h->space_waiters, 0);
@@ -233,8 +219,9 @@ static const ipm_plugin_ops snd_ops = {
     .send = snd_send,
 };
 
-static const char *const snd_keys[] = {"connection_string", "buffer_size", "max_message_size",
-                                       "spin_us", "permissions", NULL};
+static const char *const snd_keys[] = {"connection_string", "buffer_size",
+                                       "max_message_size",  "spin_us",
+                                       "permissions",       NULL};
 
 static const ipm_plugin snd_desc = {
     IPM_PLUGIN_HEADER_INIT,

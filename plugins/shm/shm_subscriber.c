@@ -52,8 +52,8 @@ typedef struct subscriber {
     ipm__shm_pool *pool;
     _Atomic uint64_t dropped;
     int watch_fd;
-    bool need_attach;   /* a watch event (or start): retry detached links */
-    bool lost_pending;  /* report IPM_ECONNECT once */
+    bool need_attach;  /* a watch event (or start): retry detached links */
+    bool lost_pending; /* report IPM_ECONNECT once */
     char lost_msg[512];
     int64_t last_check; /* last owner liveness check (ns) */
 } subscriber;
@@ -63,12 +63,10 @@ typedef struct subscriber {
 static bool match(const void *arg, const char *meta, size_t meta_size)
 {
     const topics *t = arg;
-    if (t->all)
-        return true;
+    if (t->all) return true;
     for (size_t i = 0; i < t->n; i++) {
         size_t n = strlen(t->v[i]);
-        if (n <= meta_size && memcmp(t->v[i], meta, n) == 0)
-            return true;
+        if (n <= meta_size && memcmp(t->v[i], meta, n) == 0) return true;
     }
     return false;
 }
@@ -77,16 +75,14 @@ static void topics_update_all(topics *t)
 {
     t->all = false;
     for (size_t i = 0; i < t->n; i++)
-        if (t->v[i][0] == '\0')
-            t->all = true;
+        if (t->v[i][0] == '\0') t->all = true;
 }
 
 static ipm_status sub_subscribe(void *state, const char *topic)
 {
     subscriber *s = state;
     for (size_t i = 0; i < s->tp.n; i++)
-        if (strcmp(s->tp.v[i], topic) == 0)
-            return IPM_OK;
+        if (strcmp(s->tp.v[i], topic) == 0) return IPM_OK;
     char **v = realloc(s->tp.v, (s->tp.n + 1) * sizeof *v);
     if (v == NULL)
         return ipm_set_error(IPM_ENOMEM, "ShmSubscriber: out of memory for topic");
@@ -116,8 +112,7 @@ static ipm_status sub_unsubscribe(void *state, const char *topic)
 
 static void link_detach(sublink *l)
 {
-    if (!l->attached)
-        return;
+    if (!l->attached) return;
     ipm__shm_detach(&l->seg);
     l->attached = false;
 }
@@ -128,8 +123,7 @@ static void link_detach(sublink *l)
 static ipm_status link_attach(sublink *l, bool at_start)
 {
     ipm_status st = ipm__shm_attach(l->name, IPM_SHM_KIND_RING, "ShmSubscriber", &l->seg);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
     l->attached = true;
     l->was_attached = false;
     l->owner_pid = l->seg.hdr->owner_pid;
@@ -143,12 +137,12 @@ static ipm_status link_attach(sublink *l, bool at_start)
 /* The publisher of l is gone and everything it left has been read. */
 static void link_lost(subscriber *s, sublink *l, bool closed)
 {
-    snprintf(s->lost_msg, sizeof s->lost_msg,
-             "ShmSubscriber shm://%s: its ShmPublisher (pid %d) %s; a new ShmPublisher on "
-             "the same name is attached automatically",
-             l->name, (int)l->owner_pid, closed ? "closed the ring" : "died");
-    if (!closed)
-        ipm__shm_remove_if_dead(&l->seg, "ShmSubscriber");
+    snprintf(
+        s->lost_msg, sizeof s->lost_msg,
+        "ShmSubscriber shm://%s: its ShmPublisher (pid %d) %s; a new ShmPublisher on "
+        "the same name is attached automatically",
+        l->name, (int)l->owner_pid, closed ? "closed the ring" : "died");
+    if (!closed) ipm__shm_remove_if_dead(&l->seg, "ShmSubscriber");
     link_detach(l);
     l->was_attached = true;
     s->lost_pending = true;
@@ -173,17 +167,16 @@ static ipm_status add_link(subscriber *s, const char *endpoint)
 {
     char name[IPM_SHM_NAME_MAX + 1];
     ipm_status st = ipm__shm_parse_name(endpoint, "ShmSubscriber", name);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
     for (int i = 0; i < s->nlinks; i++)
         if (strcmp(s->links[i]->name, name) == 0)
             return IPM_OK; /* already connected to it */
     if (s->nlinks == MAX_LINKS)
-        return ipm_set_error(IPM_ECONNECT, "ShmSubscriber: at most %d publishers per subscriber",
+        return ipm_set_error(IPM_ECONNECT,
+                             "ShmSubscriber: at most %d publishers per subscriber",
                              MAX_LINKS);
     sublink *l = calloc(1, sizeof *l);
-    if (l == NULL)
-        return ipm_set_error(IPM_ENOMEM, "ShmSubscriber: out of memory");
+    if (l == NULL) return ipm_set_error(IPM_ENOMEM, "ShmSubscriber: out of memory");
     memcpy(l->name, name, sizeof name);
     l->seg.fd = -1;
     /* Arm the watch before looking, so a publisher created right after the
@@ -195,8 +188,7 @@ static ipm_status add_link(subscriber *s, const char *endpoint)
         return st;
     }
     s->links[s->nlinks++] = l;
-    if (s->nlinks == 1)
-        snprintf(s->endpoint, sizeof s->endpoint, "shm://%s", name);
+    if (s->nlinks == 1) snprintf(s->endpoint, sizeof s->endpoint, "shm://%s", name);
     return IPM_OK;
 }
 
@@ -211,25 +203,22 @@ static ipm_status sub_connect(void *state, const ipm_params *p)
                              "connection_strings is required");
     ipm__shm_config c;
     ipm_status st = ipm__shm_parse_config(p, "ShmSubscriber", "shm://x", &c);
-    if (st != IPM_OK)
-        return st;
+    if (st != IPM_OK) return st;
     s->spin_ns = c.spin_ns;
-    if (one != NULL && (st = add_link(s, one)) != IPM_OK)
-        return st;
+    if (one != NULL && (st = add_link(s, one)) != IPM_OK) return st;
     if (many != NULL) {
         char *copy = strdup(many), *save = NULL;
         if (copy == NULL)
             return ipm_set_error(IPM_ENOMEM, "ShmSubscriber: out of memory");
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        for (char *tok = strtok_r(copy, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save)) {
             while (*tok == ' ' || *tok == '\t')
                 tok++;
             char *e = tok + strlen(tok);
             while (e > tok && (e[-1] == ' ' || e[-1] == '\t'))
                 *--e = '\0';
-            if (*tok == '\0')
-                continue;
-            if ((st = add_link(s, tok)) != IPM_OK)
-                break;
+            if (*tok == '\0') continue;
+            if ((st = add_link(s, tok)) != IPM_OK) break;
         }
         free(copy);
     }
@@ -252,8 +241,7 @@ static void sub_destroy(void *state)
     for (size_t i = 0; i < s->tp.n; i++)
         free(s->tp.v[i]);
     free(s->tp.v);
-    if (s->watch_fd >= 0)
-        close(s->watch_fd);
+    if (s->watch_fd >= 0) close(s->watch_fd);
     ipm__shm_pool_unref(s->pool);
     free(s);
 }
@@ -272,9 +260,9 @@ static int take(subscriber *s, ipm_message *msg)
     for (int k = 0; k < s->nlinks; k++) {
         int i = (s->rr + k) % s->nlinks;
         sublink *l = s->links[i];
-        if (!l->attached)
-            continue;
-        int r = ipm__shm_ring_read(&l->seg, &l->rd, s->pool, match, &s->tp, msg, &s->dropped);
+        if (!l->attached) continue;
+        int r =
+            ipm__shm_ring_read(&l->seg, &l->rd, s->pool, match, &s->tp, msg, &s->dropped);
         if (r != 0) {
             s->rr = i + 1;
             return r;
@@ -290,15 +278,13 @@ static void check_owners(subscriber *s, bool force)
 {
     int64_t now = ipm_now_ns();
     bool pid_check = force || now - s->last_check >= IPM_SHM_LIVENESS_NS;
-    if (pid_check)
-        s->last_check = now;
+    if (pid_check) s->last_check = now;
     for (int i = 0; i < s->nlinks; i++) {
         sublink *l = s->links[i];
-        if (!l->attached || ipm__shm_ring_ready(&l->seg, &l->rd))
-            continue;
+        if (!l->attached || ipm__shm_ring_ready(&l->seg, &l->rd)) continue;
         bool closed = atomic_load(&l->seg.hdr->closed) != 0;
-        if (closed || (pid_check && !ipm__shm_alive(l->seg.hdr->owner_pid,
-                                                     l->seg.hdr->owner_start)))
+        if (closed || (pid_check &&
+                       !ipm__shm_alive(l->seg.hdr->owner_pid, l->seg.hdr->owner_start)))
             link_lost(s, l, closed);
     }
 }
@@ -323,10 +309,8 @@ static bool reattach(subscriber *s)
     detached = false;
     for (int i = 0; i < s->nlinks; i++) {
         sublink *l = s->links[i];
-        if (l->attached)
-            continue;
-        if (changed || s->need_attach)
-            link_attach(l, true);
+        if (l->attached) continue;
+        if (changed || s->need_attach) link_attach(l, true);
         detached |= !l->attached;
     }
     s->need_attach = false;
@@ -336,7 +320,8 @@ static bool reattach(subscriber *s)
 static bool any_ready(const subscriber *s)
 {
     for (int i = 0; i < s->nlinks; i++)
-        if (s->links[i]->attached && ipm__shm_ring_ready(&s->links[i]->seg, &s->links[i]->rd))
+        if (s->links[i]->attached &&
+            ipm__shm_ring_ready(&s->links[i]->seg, &s->links[i]->rd))
             return true;
     return false;
 }
@@ -349,8 +334,7 @@ static void sleep_once(subscriber *s, int64_t deadline, bool detached)
     int n = 0;
     for (int i = 0; i < s->nlinks; i++) {
         sublink *l = s->links[i];
-        if (!l->attached)
-            continue;
+        if (!l->attached) continue;
         ipm__shm_header *h = l->seg.hdr;
         /* Flag, then read the word, then re-check: pairs with the writer's
          * head store then flag exchange (see shm_queue.c). */
@@ -358,15 +342,14 @@ static void sleep_once(subscriber *s, int64_t deadline, bool detached)
         words[n] = &h->data_word;
         vals[n++] = atomic_load(&h->data_word);
     }
-    atomic_thread_fence(memory_order_seq_cst); /* before re-checking heads */
+    ipm__shm_fence(memory_order_seq_cst); /* before re-checking heads */
     int64_t cap = IPM_SHM_LIVENESS_NS;
     if (n == 0) {
         /* Nothing attached: only a new segment can help. */
         ipm__shm_watch_wait(&s->watch_fd, ipm__shm_wait_ns(deadline, cap));
         s->need_attach = true;
     } else if (!any_ready(s)) {
-        if (detached)
-            cap = 20 * 1000 * 1000; /* also look for the missing publishers */
+        if (detached) cap = 20 * 1000 * 1000; /* also look for the missing publishers */
         ipm__shm_futex_waitv(words, vals, n, ipm__shm_wait_ns(deadline, cap));
     }
 }
@@ -374,11 +357,9 @@ static void sleep_once(subscriber *s, int64_t deadline, bool detached)
 static bool spin(const subscriber *s, int64_t until)
 {
     for (unsigned i = 0;; i++) {
-        if (any_ready(s))
-            return true;
+        if (any_ready(s)) return true;
         ipm__shm_pause();
-        if ((i & 63) == 63 && ipm_now_ns() >= until)
-            return false;
+        if ((i & 63) == 63 && ipm_now_ns() >= until) return false;
     }
 }
 
@@ -386,8 +367,7 @@ static ipm_status sub_receive(void *state, ipm_message *msg, int timeout_ms)
 {
     subscriber *s = state;
     int r = take(s, msg);
-    if (r != 0)
-        return r > 0 ? IPM_OK : IPM_ESYS;
+    if (r != 0) return r > 0 ? IPM_OK : IPM_ESYS;
 
     int64_t deadline = ipm_deadline_ns(timeout_ms);
     bool spun = s->spin_ns == 0;
@@ -399,16 +379,16 @@ static ipm_status sub_receive(void *state, ipm_message *msg, int timeout_ms)
         }
         bool detached = reattach(s);
         r = take(s, msg);
-        if (r != 0)
-            return r > 0 ? IPM_OK : IPM_ESYS;
+        if (r != 0) return r > 0 ? IPM_OK : IPM_ESYS;
         if (deadline >= 0 && ipm_now_ns() >= deadline) {
             for (int i = 0; i < s->nlinks; i++)
                 if (s->links[i]->was_attached)
-                    return ipm_set_error(IPM_ECONNECT,
-                                         "ShmSubscriber shm://%s: no message within %d ms; "
-                                         "its ShmPublisher is gone and no new one has "
-                                         "started",
-                                         s->links[i]->name, timeout_ms);
+                    return ipm_set_error(
+                        IPM_ECONNECT,
+                        "ShmSubscriber shm://%s: no message within %d ms; "
+                        "its ShmPublisher is gone and no new one has "
+                        "started",
+                        s->links[i]->name, timeout_ms);
             return ipm_set_error(IPM_ETIMEDOUT,
                                  "ShmSubscriber %s: no message within %d ms", s->endpoint,
                                  timeout_ms);
@@ -416,10 +396,8 @@ static ipm_status sub_receive(void *state, ipm_message *msg, int timeout_ms)
         if (!spun) {
             spun = true;
             int64_t until = ipm_now_ns() + s->spin_ns;
-            if (deadline >= 0 && until > deadline)
-                until = deadline;
-            if (spin(s, until))
-                continue;
+            if (deadline >= 0 && until > deadline) until = deadline;
+            if (spin(s, until)) continue;
         }
         sleep_once(s, deadline, detached);
     }
@@ -438,10 +416,9 @@ static const ipm_plugin_ops sub_ops = {
     .dropped = sub_dropped,
 };
 
-static const char *const sub_keys[] = {"connection_string", "connection_strings",
-                                       "buffer_size",       "max_message_size",
-                                       "spin_us",           "permissions",
-                                       NULL};
+static const char *const sub_keys[] = {
+    "connection_string", "connection_strings", "buffer_size", "max_message_size",
+    "spin_us",           "permissions",        NULL};
 
 static const ipm_plugin sub_desc = {
     IPM_PLUGIN_HEADER_INIT,

@@ -18,11 +18,9 @@
 
 int64_t ipm__shm_wait_ns(int64_t deadline, int64_t cap)
 {
-    if (deadline < 0)
-        return cap;
+    if (deadline < 0) return cap;
     int64_t left = deadline - ipm_now_ns();
-    if (left < 0)
-        left = 0;
+    if (left < 0) left = 0;
     return (cap >= 0 && left > cap) ? cap : left;
 }
 
@@ -35,11 +33,10 @@ static struct timespec to_ts(int64_t ns)
 void ipm__shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns)
 {
     struct timespec ts = to_ts(timeout_ns > 0 ? timeout_ns : 0);
-    if (timeout_ns == 0)
-        return;
+    if (timeout_ns == 0) return;
     /* Relative timeout: measured by the kernel on CLOCK_MONOTONIC. */
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, timeout_ns < 0 ? NULL : &ts,
-            NULL, 0);
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected,
+            timeout_ns < 0 ? NULL : &ts, NULL, 0);
 }
 
 int ipm__shm_futex_wake(_Atomic uint32_t *word)
@@ -50,16 +47,14 @@ int ipm__shm_futex_wake(_Atomic uint32_t *word)
 void ipm__shm_futex_waitv(_Atomic uint32_t *const *words, const uint32_t *expected, int n,
                           int64_t timeout_ns)
 {
-    if (n <= 0 || timeout_ns == 0)
-        return;
+    if (n <= 0 || timeout_ns == 0) return;
     if (n == 1) {
         ipm__shm_futex_wait(words[0], expected[0], timeout_ns);
         return;
     }
 #ifdef SYS_futex_waitv
     struct futex_waitv w[128];
-    if (n > 128)
-        n = 128;
+    if (n > 128) n = 128;
     for (int i = 0; i < n; i++) {
         w[i].val = expected[i];
         w[i].uaddr = (uint64_t)(uintptr_t)words[i];
@@ -72,8 +67,7 @@ void ipm__shm_futex_waitv(_Atomic uint32_t *const *words, const uint32_t *expect
     abs = to_ts(t);
     long r = syscall(SYS_futex_waitv, w, (unsigned)n, 0, timeout_ns < 0 ? NULL : &abs,
                      CLOCK_MONOTONIC);
-    if (r >= 0 || errno != ENOSYS)
-        return;
+    if (r >= 0 || errno != ENOSYS) return;
 #endif
     /* Old kernel: sleep on the first word, bounded so the others are seen. */
     int64_t cap = 10 * 1000 * 1000;
@@ -94,7 +88,8 @@ bool ipm__shm_watch_wait(int *fd, int64_t timeout_ns)
             /* No inotify (limits exhausted): fall back to short bounded
              * sleeps so that the caller still sees the segment appear. */
             int64_t cap = 20 * 1000 * 1000;
-            struct timespec ts = to_ts((timeout_ns < 0 || timeout_ns > cap) ? cap : timeout_ns);
+            struct timespec ts =
+                to_ts((timeout_ns < 0 || timeout_ns > cap) ? cap : timeout_ns);
             nanosleep(&ts, NULL);
             return true;
         }
@@ -103,8 +98,7 @@ bool ipm__shm_watch_wait(int *fd, int64_t timeout_ns)
     if (timeout_ns != 0) {
         struct pollfd p = {.fd = *fd, .events = POLLIN};
         int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
-        if (poll(&p, 1, ms) < 0 && errno != EINTR)
-            return true;
+        if (poll(&p, 1, ms) < 0 && errno != EINTR) return true;
     }
     /* Drain: events only mean "look again". */
     char buf[4096];
