@@ -61,8 +61,8 @@ ipm_status ipm__zmq_apply_options(ipm_zmq *z, const ipm_params *p, const char *h
     return IPM_OK;
 }
 
-ipm_status ipm__zmq_endpoint_param(const ipm_zmq *z, const ipm_params *p,
-                                   const char **out)
+/* The connection_string of p, or IPM_ECONFIG naming the missing key. */
+static ipm_status endpoint_param(const ipm_zmq *z, const ipm_params *p, const char **out)
 {
     const char *e = ipm_params_get_str(p, "connection_string", NULL);
     if (e == NULL || *e == '\0')
@@ -186,7 +186,7 @@ ipm_status ipm__zmq_open_endpoint(ipm_zmq *z, const ipm_params *p, const char *h
             "%s: already %s '%s'; create another object for another endpoint", z->plugin,
             do_bind ? "bound to" : "connected to", z->endpoint);
     const char *endpoint = NULL;
-    ipm_status st = ipm__zmq_endpoint_param(z, p, &endpoint);
+    ipm_status st = endpoint_param(z, p, &endpoint);
     if (st == IPM_OK) st = ipm__zmq_apply_options(z, p, hwm_key);
     if (st != IPM_OK) return st;
     if (do_bind) {

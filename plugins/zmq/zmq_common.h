@@ -63,10 +63,6 @@ void ipm__zmq_destroy(void *state);
  * (send side) or ZMQ_RCVHWM. IPM_ECONFIG naming the key on a bad value. */
 ipm_status ipm__zmq_apply_options(ipm_zmq *z, const ipm_params *p, const char *hwm_key);
 
-/* The connection_string of p, or IPM_ECONFIG naming the missing key. */
-ipm_status ipm__zmq_endpoint_param(const ipm_zmq *z, const ipm_params *p,
-                                   const char **out);
-
 /* Bind to endpoint. tcp:// host names are resolved first (ZeroMQ binds only
  * to addresses and interfaces); "*:0" or ":*" picks a free port. Records the
  * resolved endpoint (ZMQ_LAST_ENDPOINT). IPM_ECONNECT naming the endpoint and

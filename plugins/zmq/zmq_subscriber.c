@@ -23,9 +23,9 @@ static ipm_status subscriber_create(void **state)
     return ipm__zmq_create("ZmqSubscriber", ZMQ_SUB, state);
 }
 
-static bool has_peer(const ipm_zmq *z, size_t from, const char *endpoint)
+static bool has_peer(const ipm_zmq *z, const char *endpoint)
 {
-    for (size_t i = from; i < z->npeers; i++)
+    for (size_t i = 0; i < z->npeers; i++)
         if (strcmp(z->peers[i], endpoint) == 0) return true;
     return false;
 }
@@ -62,7 +62,7 @@ static ipm_status connect_list(ipm_zmq *z, const char *list)
         char *end = item + strlen(item);
         while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
             *--end = '\0';
-        if (*item == '\0' || has_peer(z, 0, item)) continue;
+        if (*item == '\0' || has_peer(z, item)) continue;
         st = ipm__zmq_connect(z, item);
         if (st == IPM_OK) {
             st = add_peer(z, item);
