@@ -244,9 +244,14 @@ static void test_receive_timeout(void **state)
     ipm_receiver *sub;
     open_pair("tmo", "spin_us=0", "", name, sizeof name, &pub, &sub);
     ipm_message m;
-    double t0 = ipm_test_now_ms();
-    IPM_ASSERT_ERR(ipm_receive(sub, &m, IPM_NO_BLOCK), IPM_ETIMEDOUT, "no message");
-    assert_true(ipm_test_now_ms() - t0 < 20);
+    double t0, best0 = 1e9;
+    for (int k = 0; k < 3; k++) {
+        t0 = ipm_test_now_ms();
+        IPM_ASSERT_ERR(ipm_receive(sub, &m, IPM_NO_BLOCK), IPM_ETIMEDOUT, "no message");
+        double el = ipm_test_now_ms() - t0;
+        best0 = el < best0 ? el : best0;
+    }
+    assert_true(best0 <= 20);
     for (int T = 30; T <= 120; T += 45) {
         double best = 1e9;
         for (int k = 0; k < 3; k++) {
