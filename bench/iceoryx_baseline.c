@@ -85,20 +85,22 @@ static bool ensure_roudi(void)
 
 void bench_iox_stop_roudi(void)
 {
-    if (roudi_pid <= 0) return;
+    if (roudi_pid <= 0)
+        return;
     kill(roudi_pid, SIGINT);
-    if (bench_wait(roudi_pid, 60000) < 0) {
-        /* Killed: remove the segments of the RouDi that we started. */
+    if (bench_wait(roudi_pid, 60000) < 0)
         fprintf(stderr, "iceoryx: iox-roudi did not stop on SIGINT; killed\n");
-        char path[256];
-        struct passwd *pw = getpwuid(getuid());
-        unlink("/dev/shm/iceoryx_mgmt");
-        if (pw != NULL) {
-            snprintf(path, sizeof path, "/dev/shm/%s", pw->pw_name);
-            unlink(path);
-        }
-    }
     roudi_pid = -1;
+    /* The RouDi we started is gone; it does not always remove its segments
+     * (iceoryx_mgmt and one named after the user): remove them, since no
+     * client can use them any more. */
+    char path[256];
+    struct passwd *pw = getpwuid(getuid());
+    unlink("/dev/shm/iceoryx_mgmt");
+    if (pw != NULL) {
+        snprintf(path, sizeof path, "/dev/shm/%s", pw->pw_name);
+        unlink(path);
+    }
 }
 
 typedef struct side {
