@@ -59,8 +59,6 @@ ipm_status ipm__receiver_from_params(const ipm_params *p, ipm_receiver **out)
     ipm_receiver *r = NULL;
     if (st == IPM_OK) st = ipm_receiver_create(type, &r);
     if (st == IPM_OK) st = ipm_receiver_connect(r, p);
-    const char *topics = ipm_params_get(p, "topics");
-    if (st == IPM_OK && topics) st = ipm__subscribe_list(r, topics);
     if (st != IPM_OK) {
         ipm_receiver_destroy(r);
         return st;

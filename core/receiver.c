@@ -66,6 +66,13 @@ ipm_status ipm_receiver_connect(ipm_receiver *r, const ipm_params *p)
         free(hint);
         return st;
     }
+    /* The `topics` key subscribes however the receiver was connected, so a
+     * connection described in an INI file means the same everywhere. */
+    const char *topics = ipm_params_get(p, "topics");
+    if (topics && (st = ipm__subscribe_list(r, topics)) != IPM_OK) {
+        free(hint);
+        return st;
+    }
     pthread_mutex_lock(&r->reg_lock);
     free(r->endpoint_hint);
     r->endpoint_hint = hint;

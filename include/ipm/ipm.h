@@ -185,8 +185,9 @@ IPM_EXPORT ipm_status ipm_receiver_create(const char *type, ipm_receiver **out);
 IPM_EXPORT ipm_status ipm_subscriber_create(const char *type, ipm_receiver **out);
 
 /* Validate p (as ipm_sender_connect) and bind or connect. For subscribers,
- * connecting again adds publishers. A callback registered before connect
- * starts running here. */
+ * connecting again adds publishers, and a `topics` key (comma-separated,
+ * present but empty: every topic) subscribes as ipm_subscribe would. A
+ * callback registered before connect starts running here. */
 IPM_EXPORT ipm_status ipm_receiver_connect(ipm_receiver *r, const ipm_params *p);
 
 /* Resolved endpoint after connect, or NULL. Owned by r. */
@@ -240,9 +241,9 @@ IPM_EXPORT void ipm_receiver_destroy(ipm_receiver *r);
 
 /* --------------------------------------------------------- one-call open */
 
-/* Parse spec (a connection string with a `type` key), create, connect.
- * ipm_receiver_open also subscribes to the comma-separated `topics` key
- * (present but empty: every topic). Caller destroys *out. */
+/* Parse spec (a connection string with a `type` key), create, connect
+ * (which subscribes to `topics`, see ipm_receiver_connect). Caller destroys
+ * *out. */
 IPM_EXPORT ipm_status ipm_sender_open(const char *spec, ipm_sender **out);
 IPM_EXPORT ipm_status ipm_receiver_open(const char *spec, ipm_receiver **out);
 
@@ -263,7 +264,7 @@ IPM_EXPORT ipm_status ipm_config_params(const ipm_config *c, const char *name,
                                         ipm_params **out);
 
 /* Create and connect the sender/receiver described by section `name`. The
- * receiver variant subscribes to `topics` as ipm_receiver_open does. */
+ * receiver variant subscribes to `topics` as ipm_receiver_connect does. */
 IPM_EXPORT ipm_status ipm_config_sender(const ipm_config *c, const char *name,
                                         ipm_sender **out);
 IPM_EXPORT ipm_status ipm_config_receiver(const ipm_config *c, const char *name,
