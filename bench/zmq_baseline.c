@@ -60,10 +60,20 @@ static void *g_ctx;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static bool g_dune; /* --strategy dune */
 
+/* At the exit of a role process: like ipm's last destroy, terminating the
+ * context waits (up to the linger) until queued messages are delivered. */
+static void end_context(void)
+{
+    if (g_ctx) zmq_ctx_term(g_ctx);
+}
+
 static void make_context(void)
 {
     g_ctx = zmq_ctx_new();
-    if (g_ctx) zmq_ctx_set(g_ctx, ZMQ_IO_THREADS, 1);
+    if (g_ctx) {
+        zmq_ctx_set(g_ctx, ZMQ_IO_THREADS, 1);
+        atexit(end_context);
+    }
 }
 
 typedef struct zsock {

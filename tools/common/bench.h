@@ -103,6 +103,8 @@ struct bench_config {
     bool progress;     /* a progress line on stderr (it is a terminal) */
     double deadline_s; /* a measurement that takes longer is killed and fails */
     const char *strategy; /* BENCH_OPT_STRATEGY: as given, or NULL */
+    int cpu[2];           /* --cpus A,B: pin role A / B (and the threads they
+                             start) to these CPUs; -1: not pinned */
 };
 
 /* Options a program adds to the common ones (see bench_parse_args). */
@@ -134,6 +136,7 @@ typedef struct bench_result {
     size_t size;
     uint64_t count;       /* messages or round trips attempted */
     uint64_t sent, received, lost, misordered, dropped;
+    uint64_t first_lost; /* sequence number of the first message lost */
     bool lossless;
     double seconds;
     double msgs_per_s, mb_per_s; /* throughput; MB = 10^6 bytes */
@@ -159,6 +162,7 @@ typedef struct bench_role_report {
     int ok;
     uint64_t t_start, t_end; /* CLOCK_MONOTONIC ns */
     uint64_t sent, received, lost, misordered, dropped;
+    uint64_t first_lost;
     int lossless;
     tool_pctl lat; /* round trip, ns */
     uint64_t rounds;

@@ -5,6 +5,7 @@
 #include "bench.h"
 
 #include <getopt.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,7 +20,8 @@ static const char common_help[] =
     "                        (default 64,4k,1M); each size is one measurement\n"
     "  -p, --pattern LIST    latency, throughput, startup or all (default all)\n"
     "  -c, --count N         messages per throughput run / round trips per latency\n"
-    "                        run (default: by size, ~256 MiB / ~64 MiB moved)\n"
+    "                        run (default: by size, ~128 MiB streamed / 1000 to\n"
+    "                        5000 round trips)\n"
     "  -d, --duration S      run each measurement for S seconds (suffix s, ms)\n"
     "                        instead; with --count, whichever ends first\n"
     "  -W, --warmup N        latency round trips before measuring (default: a tenth\n"
@@ -27,6 +29,9 @@ static const char common_help[] =
     "      --threads         both roles as threads of one process (inproc does it\n"
     "                        always); default: two processes\n"
     "      --startup-iterations N  sender starts timed after the first (default 200)\n"
+    "      --cpus A,B        pin the sending role to CPU A and the receiving role to\n"
+    "                        CPU B (threads they start, e.g. ZeroMQ's I/O thread,\n"
+    "                        inherit it): steadier figures on a small machine\n"
     "      --deadline S      fail a measurement that runs longer (default 300 s)\n"
     "  -j, --json            one JSON object per measurement per line, no table\n"
     "  -h, --help            show this help\n";
@@ -98,7 +103,15 @@ static bool push_endpoint(bench_config *cfg, const char *e)
     return true;
 }
 
-enum { OPT_THREADS = 1000, OPT_DEADLINE, OPT_SPARAM, OPT_RPARAM, OPT_STRATEGY, OPT_STARTUP };
+enum {
+    OPT_THREADS = 1000,
+    OPT_DEADLINE,
+    OPT_SPARAM,
+    OPT_RPARAM,
+    OPT_STRATEGY,
+    OPT_STARTUP,
+    OPT_CPUS
+};
 
 int bench_parse_args(bench_config *cfg, int argc, char **argv, unsigned features,
                      const char *usage_head, const char *extra_help)
@@ -119,6 +132,7 @@ int bench_parse_args(bench_config *cfg, int argc, char **argv, unsigned features
         {"sender-param", required_argument, NULL, OPT_SPARAM},
         {"receiver-param", required_argument, NULL, OPT_RPARAM},
         {"strategy", required_argument, NULL, OPT_STRATEGY},
+        {"cpus", required_argument, NULL, OPT_CPUS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     cfg->tool = tool_name();
@@ -126,6 +140,7 @@ int bench_parse_args(bench_config *cfg, int argc, char **argv, unsigned features
     cfg->deadline_s = 300;
     cfg->startup_iterations = 200;
     cfg->progress = isatty(STDERR_FILENO);
+    cfg->cpu[0] = cfg->cpu[1] = -1;
     const char *sizes = "64,4k,1M";
     uint64_t u;
     int opt;
@@ -185,6 +200,16 @@ int bench_parse_args(bench_config *cfg, int argc, char **argv, unsigned features
                                            optarg)))
                 return tool_usage_error("out of memory");
             break;
+        case OPT_CPUS: {
+            unsigned a, b;
+            char extra;
+            if (sscanf(optarg, "%u,%u%c", &a, &b, &extra) != 2 || a >= CPU_SETSIZE ||
+                b >= CPU_SETSIZE)
+                return tool_usage_error("--cpus '%s' is not two CPU numbers A,B", optarg);
+            cfg->cpu[0] = (int)a;
+            cfg->cpu[1] = (int)b;
+            break;
+        }
         case OPT_STRATEGY:
             if (!(features & BENCH_OPT_STRATEGY))
                 return tool_usage_error("unknown option --strategy");

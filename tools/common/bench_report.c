@@ -71,6 +71,7 @@ static void json_result(const bench_config *cfg, const bench_result *r)
     tool_json_u64(&j, "count", r->count);
     tool_json_u64(&j, "received", r->received);
     tool_json_u64(&j, "lost", r->lost);
+    if (r->lost && r->pattern == BENCH_THROUGHPUT) tool_json_u64(&j, "first_lost", r->first_lost);
     tool_json_u64(&j, "misordered", r->misordered);
     tool_json_u64(&j, "dropped", r->dropped);
     tool_json_bool(&j, "lossless", r->lossless);
@@ -122,8 +123,10 @@ void bench_report_result(const bench_config *cfg, const bench_result *r)
     if (!r->failed && r->dropped) printf("%-10s   (the receiver counted %llu dropped)\n", "",
                                          (unsigned long long)r->dropped);
     if (!r->failed && r->lossless && (r->lost || r->misordered))
-        printf("%-10s   LOST %llu, misordered %llu on a lossless pattern\n", "",
-               (unsigned long long)r->lost, (unsigned long long)r->misordered);
+        printf("%-10s   LOST %llu (the first: #%llu), misordered %llu on a lossless "
+               "pattern\n",
+               "", (unsigned long long)r->lost, (unsigned long long)r->first_lost,
+               (unsigned long long)r->misordered);
     fflush(stdout);
 }
 

@@ -86,6 +86,14 @@ static int ctl_send(role *r, int kind, int flag, uint64_t value, const char *tex
     return 0;
 }
 
+/* The last word to the peer ("done", "stop"): the peer may rightly have
+ * finished already (it knew the count), so a closed pipe is no error. */
+static void ctl_notify(role *r, int kind, uint64_t value)
+{
+    ctl c = {.kind = kind, .value = value};
+    write_all(r->io->to_peer, &c, sizeof c);
+}
+
 /* 1: got one, 0: nothing within timeout_ms, -1: the peer is gone. */
 static int ctl_poll(role *r, ctl *c, int timeout_ms)
 {
@@ -272,7 +280,14 @@ static void stream_send(role *r, void *tx)
     r->rep.t_end = tool_now_ns();
     r->rep.sent = i;
     free(buf);
-    ctl_send(r, CTL_DONE, 0, i, NULL);
+    ctl_notify(r, CTL_DONE, i);
+    /* Keep the sender open until the receiver has finished: closing it
+     * bounds what is still queued by the transport's linger, and a
+     * measurement must not depend on that. */
+    ctl c;
+    uint64_t end = tool_now_ns() + (uint64_t)STALL_TIMEOUT_MS * 1000000u;
+    while (ctl_poll(r, &c, 100) == 0 && tool_now_ns() < end) {
+    }
 }
 
 static void stream_receive(role *r, void *rx, bool lossless)
@@ -285,6 +300,9 @@ static void stream_receive(role *r, void *rx, bool lossless)
     uint64_t expected = cfg->duration > 0 ? UINT64_MAX : r->io->count;
     uint64_t next = 0, received = 0, lost = 0, misordered = 0;
     uint64_t last = tool_now_ns();
+    /* Idleness is judged at receive timeouts only, so the hot path reads no
+     * clock: the time since the count last moved. */
+    uint64_t idle_from = last, seen = 0;
     bool done = false;
     for (;;) {
         bench_msg m;
@@ -297,6 +315,7 @@ static void stream_receive(role *r, void *rx, bool lossless)
             uint64_t seq;
             if (!get_seq(&m, &seq)) seq = next;
             if (seq >= next) {
+                if (seq > next && lost == 0) r->rep.first_lost = next;
                 lost += seq - next;
                 next = seq + 1;
             } else {
@@ -316,7 +335,8 @@ static void stream_receive(role *r, void *rx, bool lossless)
             break;
         }
         ctl c;
-        int got = ctl_poll(r, &c, 0);
+        /* After "done" the sender closes its end: EOF is then expected. */
+        int got = done ? 0 : ctl_poll(r, &c, 0);
         if (got < 0) {
             fail(r, "the sender has gone");
             break;
@@ -326,7 +346,12 @@ static void stream_receive(role *r, void *rx, bool lossless)
             expected = c.value;
             if (next >= expected) break;
         }
-        uint64_t idle = tool_now_ns() - last;
+        uint64_t now = tool_now_ns();
+        if (received != seen) {
+            seen = received;
+            idle_from = now;
+        }
+        uint64_t idle = now - idle_from;
         if (done && idle > 2000000000u) break; /* the rest will not come */
         if (!done && idle > (uint64_t)STALL_TIMEOUT_MS * 1000000u) {
             fail(r, "nothing received for %d s after %llu messages", STALL_TIMEOUT_MS / 1000,
@@ -334,7 +359,11 @@ static void stream_receive(role *r, void *rx, bool lossless)
             break;
         }
     }
-    if (expected != UINT64_MAX && next < expected) lost += expected - next;
+    if (expected != UINT64_MAX && next < expected) {
+        if (lost == 0) r->rep.first_lost = next;
+        lost += expected - next;
+    }
+    ctl_notify(r, CTL_STOP, 0);
     r->rep.t_end = last;
     r->rep.received = received;
     r->rep.lost = lost;
@@ -419,7 +448,7 @@ static void ping(role *r, void *tx, void *rx, bool lossless)
     tool_percentiles(rtt, n, &r->rep.lat);
     free(rtt);
     free(buf);
-    ctl_send(r, CTL_STOP, 0, 0, NULL);
+    ctl_notify(r, CTL_STOP, 0);
 }
 
 static void pong(role *r, void *rx, void *tx)

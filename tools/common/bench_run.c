@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +46,13 @@ uint64_t bench_auto_count(int pattern, size_t size)
     size_t s = size ? size : 1;
     uint64_t n;
     if (pattern == BENCH_THROUGHPUT) {
-        n = (256u << 20) / s; /* ~256 MiB moved */
+        n = (128u << 20) / s; /* ~128 MiB moved, at least 500 messages */
         if (n < 500) n = 500;
-        if (n > 500000) n = 500000;
+        if (n > 200000) n = 200000;
     } else {
-        n = (64u << 20) / s; /* ~64 MiB each way */
+        n = (64u << 20) / s; /* ~64 MiB each way, 1000 to 5000 round trips */
         if (n < 1000) n = 1000;
-        if (n > 20000) n = 20000;
+        if (n > 5000) n = 5000;
     }
     return n;
 }
@@ -69,9 +70,22 @@ typedef struct thread_arg {
     bench_role_io *io;
 } thread_arg;
 
+/* Pin the calling thread (and the threads it starts later) to cpu, if set.
+ * Best effort: a CPU outside the allowed set leaves the thread unpinned. */
+static void pin(int cpu)
+{
+    if (cpu < 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
 static void *receiver_thread(void *arg)
 {
-    bench_role_receiver(((thread_arg *)arg)->io);
+    bench_role_io *io = ((thread_arg *)arg)->io;
+    pin(io->cfg->cpu[1]);
+    bench_role_receiver(io);
     return NULL;
 }
 
@@ -186,6 +200,7 @@ static void measure(const bench_config *cfg, int pattern, const char *ep, size_t
     pids[0] = fork();
     if (pids[0] == 0) {
         child_signals();
+        pin(cfg->cpu[0]);
         close(ra[0]);
         close(rb[0]);
         if (pattern == BENCH_STARTUP) {
@@ -208,6 +223,7 @@ static void measure(const bench_config *cfg, int pattern, const char *ep, size_t
         pids[1] = fork();
         if (pids[1] == 0) {
             child_signals();
+            pin(cfg->cpu[1]);
             int other[] = {ra[0], rb[0], ab[1], ba[0], ra[1]};
             close_fds(other, 5);
             bench_role_receiver(&b);
@@ -263,6 +279,7 @@ static void measure(const bench_config *cfg, int pattern, const char *ep, size_t
         res->received = B->received;
         res->lost = B->lost;
         res->misordered = B->misordered;
+        res->first_lost = B->first_lost;
         res->dropped = B->dropped;
         res->count = A->sent;
         double secs = B->t_end > A->t_start ? (double)(B->t_end - A->t_start) / 1e9 : 0;

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# bench/run.sh — ipm against raw libzmq, side by side, in one invocation.
+#
+# For each transport (tcp, ipc, inproc) and size (64 B, 4 KiB, 1 MiB) it runs
+# ipm-bench (ZmqSender -> ZmqReceiver) and zmq-baseline (raw PUSH -> PULL,
+# the same two-frame wire form, on the same harness), interleaved so that a
+# change in machine load hits both alike, repeats the round, and prints the
+# median figures and the ipm/raw ratios for throughput and latency. A third
+# row measures DUNE-DAQ's receive strategy (non-blocking receive, usleep(1000)
+# while empty) as a reference. Shm rows are added when the Shm plugins exist.
+#
+# Usage: bench/run.sh [-b BUILD_DIR] [-r REPEATS] [-q] [-m FILE.md] [-t "tcp ipc inproc"]
+#                     [-s "64 4k 1M"] [-k]
+#   -b DIR   build directory holding bin/ipm-bench and bin/zmq-baseline (default: build)
+#   -r N     rounds; each figure is the median of N runs (default 5)
+#   -q       quick: short runs and one round (the demo uses it; figures are rougher)
+#   -m FILE  also write the tables as markdown to FILE, with the machine they ran on
+#   -t LIST  transports (default "tcp ipc inproc")
+#   -s LIST  sizes (default "64 4k 1M")
+#   -k       keep the raw JSON lines (printed path) instead of deleting them
+# Exit status: 0 when every measurement ran (figures below target are reported,
+# not failed), 1 if a measurement failed, 2 for a bad command line.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+build="$root/build"
+rounds=5
+quick=0
+md=""
+transports="tcp ipc inproc"
+sizes="64 4k 1M"
+keep=0
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+while getopts "b:r:qm:t:s:kh" opt; do
+    case $opt in
+    b) build=$(cd "$OPTARG" && pwd) ;;
+    r) rounds=$OPTARG ;;
+    q) quick=1 ;;
+    m) md=$OPTARG ;;
+    t) transports=$OPTARG ;;
+    s) sizes=$OPTARG ;;
+    k) keep=1 ;;
+    h) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+    esac
+done
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: -r wants a positive number" >&2; exit 2; }
+((quick)) && rounds=1
+
+bench="$build/bin/ipm-bench"
+raw="$build/bin/zmq-baseline"
+for b in "$bench" "$raw"; do
+    [[ -x $b ]] || { echo "run.sh: $b not found; build first (cmake --build $build)" >&2; exit 1; }
+done
+have_shm=0
+[[ -e $build/lib/ipm/libipm_ShmSender.so && -e $build/lib/ipm/libipm_ShmReceiver.so ]] && have_shm=1
+
+out=$(mktemp /tmp/ipm-bench-run.XXXXXX)
+cleanup() { ((keep)) || rm -f "$out"; }
+trap cleanup EXIT
+failed=0
+
+# Bytes of a size written as 64, 4k, 1M.
+bytes() {
+    local s=$1
+    case $s in
+    *[kK]) echo $((${s%?} * 1024)) ;;
+    *[mM]) echo $((${s%?} * 1048576)) ;;
+    *) echo "$s" ;;
+    esac
+}
+
+# Counts: empty (the harness's defaults: ~128 MiB streamed, 1000 to 5000 round
+# trips) or, quick, a few hundred milliseconds per measurement.
+counts() { # pattern bytes
+    local p=$1 b=$2
+    if ((quick)); then
+        if [[ $p == throughput ]]; then
+            if ((b <= 4096)); then echo "-c 20000"; else echo "-c 300"; fi
+        else
+            if ((b <= 4096)); then echo "-c 2000"; else echo "-c 200"; fi
+        fi
+    fi
+}
+
+# One measurement: impl transport size pattern. Appends JSON lines to $out,
+# each tagged with the round.
+run_one() {
+    local impl=$1 tr=$2 size=$3 pattern=$4 round=$5
+    local b c
+    b=$(bytes "$size")
+    c=$(counts "$pattern" "$b")
+    local cmd
+    case $impl in
+    ipm) cmd=("$bench") ;;
+    shm) cmd=("$bench" -S ShmSender -R ShmReceiver) ;;
+    zmq) cmd=("$raw") ;;
+    dune)
+        cmd=("$raw" --strategy dune)
+        # Each DUNE round trip sleeps ~1 ms per hop: keep it short.
+        [[ $pattern == latency ]] && c="-c $((quick ? 100 : 500))"
+        ;;
+    esac
+    # shellcheck disable=SC2086
+    if ! "${cmd[@]}" --json -e "$tr" -s "$b" -p "$pattern" -W 100 $c \
+        2>/dev/null | sed "s/^{/{\"round\":$round,/" >>"$out"; then
+        failed=1
+    fi
+}
+
+nsizes=$(wc -w <<<"$sizes")
+total=$(($(wc -w <<<"$transports") * nsizes * 2 * 3))
+((have_shm)) && total=$((total + nsizes * 2))
+total=$((total * rounds))
+step=0
+progress() {
+    step=$((step + 1))
+    [[ -t 2 ]] && printf '\r\033[Kbench/run.sh: %d/%d %s' "$step" "$total" "$*" >&2
+    return 0
+}
+
+for ((r = 1; r <= rounds; r++)); do
+    for tr in $transports; do
+        for size in $sizes; do
+            for pattern in throughput latency; do
+                for impl in ipm zmq dune; do
+                    progress "round $r: $impl $tr $size $pattern"
+                    run_one "$impl" "$tr" "$size" "$pattern" "$r"
+                done
+            done
+        done
+    done
+    if ((have_shm)); then
+        for size in $sizes; do
+            for pattern in throughput latency; do
+                progress "round $r: shm $size $pattern"
+                run_one shm shm "$size" "$pattern" "$r"
+            done
+        done
+    fi
+done
+[[ -t 2 ]] && printf '\r\033[K' >&2
+
+# Startup: the time to start a sender by type name after the first load.
+"$bench" --json -p startup -e tcp 2>/dev/null | sed 's/^{/{"round":0,/' >>"$out" || failed=1
+
+# ---------------------------------------------------------------- report
+machine_cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //' || true)
+machine="$(nproc) CPUs, ${machine_cpu:-unknown CPU}, Linux $(uname -r)"
+zmqv=$(pkg-config --modversion libzmq 2>/dev/null || echo "?")
+mode="median of $rounds round(s)"
+((quick)) && mode="quick: one short round, rough figures"
+
+awk -v md="$md" -v machine="$machine" -v zmqv="$zmqv" -v mode="$mode" \
+    -v transports="$transports" -v sizes="$sizes" -v have_shm="$have_shm" '
+function field(line, key,   m) {
+    if (match(line, "\"" key "\":\"[^\"]*\"")) {
+        m = substr(line, RSTART + length(key) + 4, RLENGTH - length(key) - 5); return m
+    }
+    if (match(line, "\"" key "\":[^,}]*")) return substr(line, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
+    return ""
+}
+function median(key,   n, i, j, t, v) {
+    n = cnt[key]; if (n == 0) return ""
+    for (i = 1; i <= n; i++) v[i] = val[key, i]
+    for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+    return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+function add(key, x) { cnt[key]++; val[key, cnt[key]] = x + 0 }
+function rate(x) {
+    if (x == "") return "—"
+    if (x >= 1e6) return sprintf("%.2f M", x / 1e6)
+    if (x >= 1e3) return sprintf("%.1f k", x / 1e3)
+    return sprintf("%.0f", x)
+}
+function us(x) { if (x == "") return "—"; return x >= 100 ? sprintf("%.0f", x) : sprintf("%.1f", x) }
+function mb(x) { if (x == "") return "—"; return sprintf("%.0f", x) }
+function ratio(a, b, target, higher,   r, miss) {
+    if (a == "" || b == "" || b == 0) return "—"
+    r = a / b
+    miss = higher ? (r < target) : (r > target)
+    return sprintf("%.2fx%s", r, miss ? " *" : "")
+}
+function human(b) { return b >= 1048576 ? (b / 1048576) " MiB" : b >= 1024 ? (b / 1024) " KiB" : b " B" }
+function row(cells, n,   i, s) {
+    if (n == 0) return
+    s = ""
+    for (i = 1; i <= n; i++) s = s sprintf(i <= 2 ? "%-10s" : " %13s", cells[i])
+    print s
+    if (md != "") {
+        s = "|"
+        for (i = 1; i <= n; i++) s = s " " cells[i] " |"
+        print s > md
+    }
+}
+function mdsep(n,   i, s) {
+    if (md == "") return
+    s = "|"; for (i = 1; i <= n; i++) s = s (i <= 2 ? " --- |" : " ---: |"); print s > md
+}
+{
+    if (field($0, "ok") != "true") { errors[++nerr] = $0; next }
+    impl = field($0, "impl"); p = field($0, "pattern"); tr = field($0, "transport")
+    if (field($0, "sender") == "ShmSender") impl = "shm"
+    if (impl == "zmq-dune") impl = "dune"
+    if (p == "startup") { first = field($0, "first_us"); p50 = field($0, "start_p50_us"); p99 = field($0, "start_p99_us"); next }
+    b = field($0, "size")
+    k = impl SUBSEP tr SUBSEP b
+    if (p == "throughput") { add("thr" SUBSEP k, field($0, "msgs_per_s")); add("mbs" SUBSEP k, field($0, "mb_per_s")) }
+    else { add("p50" SUBSEP k, field($0, "lat_p50_us")); add("p99" SUBSEP k, field($0, "lat_p99_us")) }
+    if (field($0, "lost") + 0 > 0 && field($0, "lossless") == "true") lost[impl " " tr " " b]++
+}
+END {
+    ntr = split(transports, T, " "); nsz = split(sizes, S, " ")
+    for (i = 1; i <= nsz; i++) {
+        s = S[i]; m = 1
+        if (s ~ /[kK]$/) { m = 1024; s = substr(s, 1, length(s) - 1) }
+        else if (s ~ /[mM]$/) { m = 1048576; s = substr(s, 1, length(s) - 1) }
+        B[i] = s * m
+    }
+    if (have_shm + 0) T[++ntr] = "shm"
+    if (md != "") {
+        print "Measured with `bench/run.sh` (" mode ") on " machine ", libzmq " zmqv "." > md
+        print "ipm = ZmqSender → ZmqReceiver through libipm; raw = the same PUSH/PULL sockets and two-frame wire form with plain libzmq, on the same harness; DUNE poll = raw libzmq receiving the way DUNE-DAQ ipm does (non-blocking receive, `usleep(1000)` while empty). shm = ShmSender → ShmReceiver (no raw counterpart). `*` marks a ratio outside the target (throughput ≥ 0.90x, latency ≤ 1.10x raw)." > md
+        print "" > md
+    }
+    print "ipm vs raw libzmq (" mode ")"
+    print "machine: " machine ", libzmq " zmqv
+    print ""
+    print "Throughput, messages/s (MB/s = 10^6 bytes/s); target ipm/raw >= 0.90"
+    if (md != "") { print "**Throughput** (messages/s; MB/s = 10^6 B/s)" > md; print "" > md }
+    split("transport|size|ipm msg/s|raw msg/s|ipm/raw|ipm MB/s|raw MB/s|DUNE poll", H, "|"); row(H, 8); mdsep(8)
+    for (t = 1; t <= ntr; t++) for (i = 1; i <= nsz; i++) {
+        k = T[t] SUBSEP B[i]
+        if (T[t] == "shm") {
+            a = median("thr" SUBSEP "shm" SUBSEP k); if (a == "") continue
+            c[1] = "shm"; c[2] = human(B[i]); c[3] = rate(a); c[4] = "—"; c[5] = "—"
+            c[6] = mb(median("mbs" SUBSEP "shm" SUBSEP k)); c[7] = "—"; c[8] = "—"; row(c, 8); continue
+        }
+        a = median("thr" SUBSEP "ipm" SUBSEP k); z = median("thr" SUBSEP "zmq" SUBSEP k)
+        c[1] = T[t]; c[2] = human(B[i]); c[3] = rate(a); c[4] = rate(z); c[5] = ratio(a, z, 0.9, 1)
+        c[6] = mb(median("mbs" SUBSEP "ipm" SUBSEP k)); c[7] = mb(median("mbs" SUBSEP "zmq" SUBSEP k))
+        c[8] = rate(median("thr" SUBSEP "dune" SUBSEP k)); row(c, 8)
+    }
+    print ""
+    print "One-way latency (round trip / 2), microseconds; target ipm/raw p50 <= 1.10"
+    if (md != "") { print "" > md; print "**One-way latency** (round trip / 2, µs)" > md; print "" > md }
+    split("transport|size|ipm p50|raw p50|ipm/raw|ipm p99|raw p99|DUNE poll p50", H, "|"); row(H, 8); mdsep(8)
+    for (t = 1; t <= ntr; t++) for (i = 1; i <= nsz; i++) {
+        k = T[t] SUBSEP B[i]
+        if (T[t] == "shm") {
+            a = median("p50" SUBSEP "shm" SUBSEP k); if (a == "") continue
+            c[1] = "shm"; c[2] = human(B[i]); c[3] = us(a); c[4] = "—"; c[5] = "—"
+            c[6] = us(median("p99" SUBSEP "shm" SUBSEP k)); c[7] = "—"; c[8] = "—"; row(c, 8); continue
+        }
+        a = median("p50" SUBSEP "ipm" SUBSEP k); z = median("p50" SUBSEP "zmq" SUBSEP k)
+        c[1] = T[t]; c[2] = human(B[i]); c[3] = us(a); c[4] = us(z); c[5] = ratio(a, z, 1.1, 0)
+        c[6] = us(median("p99" SUBSEP "ipm" SUBSEP k)); c[7] = us(median("p99" SUBSEP "zmq" SUBSEP k))
+        c[8] = us(median("p50" SUBSEP "dune" SUBSEP k)); row(c, 8)
+    }
+    print ""
+    line = sprintf("Starting a ZmqSender by type name (create + connect): first %s us (plugin load), then p50 %s us, p99 %s us (target < 1000 us)", us(first), us(p50), us(p99))
+    print line
+    if (md != "") { print "" > md; print line "." > md }
+    for (x in lost) print "LOST messages on a lossless pattern: " x
+    for (i = 1; i <= nerr; i++) print "FAILED: " errors[i]
+    if (nerr) exit 1
+}' "$out" || failed=1
+[[ -n $md ]] && echo "markdown written to $md"
+((keep)) && echo "raw JSON lines kept in $out"
+exit $failed
