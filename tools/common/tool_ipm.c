@@ -130,29 +130,6 @@ int tool_open_sender(tool_conn *c, ipm_sender **out)
     return rc;
 }
 
-/* Subscribe r to every topic of a comma-separated list ("" = all). */
-static ipm_status subscribe_list(ipm_receiver *r, const char *list)
-{
-    char *copy = strdup(list);
-    if (copy == NULL) return IPM_ENOMEM;
-    ipm_status st = IPM_OK;
-    char *rest = copy;
-    for (;;) {
-        char *comma = strchr(rest, ',');
-        if (comma) *comma = '\0';
-        char *b = rest, *e = rest + strlen(rest);
-        while (*b == ' ' || *b == '\t')
-            b++;
-        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-            *--e = '\0';
-        st = ipm_subscribe(r, b);
-        if (st != IPM_OK || comma == NULL) break;
-        rest = comma + 1;
-    }
-    free(copy);
-    return st;
-}
-
 int tool_open_receiver(tool_conn *c, ipm_receiver **out)
 {
     *out = NULL;
@@ -176,9 +153,9 @@ int tool_open_receiver(tool_conn *c, ipm_receiver **out)
         } else if (!add_type) {
             st = ipm_receiver_open(c->arg, out);
         } else {
+            /* connect subscribes to the `topics` key, as open does. */
             st = ipm_receiver_create(type, out);
             if (st == IPM_OK) st = ipm_receiver_connect(*out, p);
-            if (st == IPM_OK && topics) st = subscribe_list(*out, topics);
             if (st != IPM_OK) {
                 ipm_receiver_destroy(*out);
                 *out = NULL;
