@@ -24,9 +24,17 @@ static double now_ms(void)
 
 const char *tools_bin(const char *name)
 {
-    char *path = NULL;
-    if (asprintf(&path, "%s/bin/%s", IPM_BINARY_DIR, name) < 0) abort();
-    return path;
+    /* One path per tool, kept for the life of the test. */
+    static char paths[8][512];
+    for (int i = 0; i < 8; i++) {
+        if (paths[i][0] == '\0') {
+            snprintf(paths[i], sizeof paths[i], "%s/bin/%s", IPM_BINARY_DIR, name);
+            return paths[i];
+        }
+        const char *slash = strrchr(paths[i], '/');
+        if (strcmp(slash + 1, name) == 0) return paths[i];
+    }
+    abort(); /* more tools than slots: enlarge the table */
 }
 
 static void tbuf_add(tbuf *b, const char *data, size_t n)

@@ -23,8 +23,7 @@ typedef struct tproc {
     tbuf o, e;        /* what it wrote so far */
 } tproc;
 
-/* Path of a built tool: IPM_BINARY_DIR/bin/<name>, in a static buffer per
- * call site is not needed: returns a malloc'ed string the test may leak. */
+/* Path of a built tool, IPM_BINARY_DIR/bin/<name>; static storage. */
 const char *tools_bin(const char *name);
 
 /* Start argv[0] (a path) with argv. Returns 0 or -1. */

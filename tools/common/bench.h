@@ -160,6 +160,7 @@ typedef struct bench_role_io {
 /* What a role reports to the coordinator over its pipe. */
 typedef struct bench_role_report {
     int ok;
+    int peer_failure; /* failed because the other role failed or went away */
     uint64_t t_start, t_end; /* CLOCK_MONOTONIC ns */
     uint64_t sent, received, lost, misordered, dropped;
     uint64_t first_lost;

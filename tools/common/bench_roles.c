@@ -56,6 +56,14 @@ static void fail(role *r, const char *fmt, ...)
     r->rep.ok = 0;
 }
 
+/* Fail because the other role went away or stopped answering: most likely
+ * a consequence of its own failure, which the coordinator then prefers. */
+static void fail_peer(role *r, const char *what)
+{
+    if (r->rep.ok) r->rep.peer_failure = 1;
+    fail(r, "%s", what);
+}
+
 /* Fail with the backend's detail appended. */
 static void fail_be(role *r, const char *what)
 {
@@ -80,7 +88,7 @@ static int ctl_send(role *r, int kind, int flag, uint64_t value, const char *tex
     ctl c = {.kind = kind, .flag = flag, .value = value};
     if (text) snprintf(c.text, sizeof c.text, "%s", text);
     if (write_all(r->io->to_peer, &c, sizeof c) != 0) {
-        fail(r, "the other role has gone (pipe: %s)", strerror(errno));
+        fail_peer(r, "the other role has gone");
         return -1;
     }
     return 0;
@@ -92,6 +100,20 @@ static void ctl_notify(role *r, int kind, uint64_t value)
 {
     ctl c = {.kind = kind, .value = value};
     write_all(r->io->to_peer, &c, sizeof c);
+}
+
+static int ctl_poll(role *r, ctl *c, int timeout_ms);
+
+/* Before closing its transport objects a role waits for the peer's last
+ * word (or its end): a receiving end may see the other side's close as an
+ * error (a shared-memory subscriber does), and what is still queued must not
+ * depend on the transport's linger. Bounded, so a dead peer cannot hang us. */
+static void await_peer(role *r)
+{
+    ctl c;
+    uint64_t end = tool_now_ns() + (uint64_t)STALL_TIMEOUT_MS * 1000000u;
+    while (ctl_poll(r, &c, 100) == 0 && tool_now_ns() < end) {
+    }
 }
 
 /* 1: got one, 0: nothing within timeout_ms, -1: the peer is gone. */
@@ -119,9 +141,9 @@ static int ctl_expect(role *r, int kind, ctl *c)
     int got = ctl_poll(r, c, SETUP_TIMEOUT_MS);
     if (got == 1 && c->kind == kind) return 0;
     if (got == 0)
-        fail(r, "the other role did not answer within %d s", SETUP_TIMEOUT_MS / 1000);
+        fail_peer(r, "the other role did not answer within the setup timeout");
     else if (got < 0)
-        fail(r, "the other role has gone");
+        fail_peer(r, "the other role has gone");
     else
         fail(r, "protocol error: control message %d, expected %d", c->kind, kind);
     return -1;
@@ -200,7 +222,7 @@ static int probe_tx(role *r, void *tx)
         int got = ctl_poll(r, &c, 10);
         if (got == 1 && c.kind == CTL_READY) return 0;
         if (got != 0) {
-            fail(r, got < 0 ? "the other role has gone" : "protocol error while probing");
+            fail_peer(r, got < 0 ? "the other role has gone" : "protocol error while probing");
             return -1;
         }
         if (tool_now_ns() > end) {
@@ -281,13 +303,7 @@ static void stream_send(role *r, void *tx)
     r->rep.sent = i;
     free(buf);
     ctl_notify(r, CTL_DONE, i);
-    /* Keep the sender open until the receiver has finished: closing it
-     * bounds what is still queued by the transport's linger, and a
-     * measurement must not depend on that. */
-    ctl c;
-    uint64_t end = tool_now_ns() + (uint64_t)STALL_TIMEOUT_MS * 1000000u;
-    while (ctl_poll(r, &c, 100) == 0 && tool_now_ns() < end) {
-    }
+    await_peer(r);
 }
 
 static void stream_receive(role *r, void *rx, bool lossless)
@@ -338,7 +354,7 @@ static void stream_receive(role *r, void *rx, bool lossless)
         /* After "done" the sender closes its end: EOF is then expected. */
         int got = done ? 0 : ctl_poll(r, &c, 0);
         if (got < 0) {
-            fail(r, "the sender has gone");
+            fail_peer(r, "the sender has gone");
             break;
         }
         if (got == 1 && c.kind == CTL_DONE) {
@@ -449,6 +465,7 @@ static void ping(role *r, void *tx, void *rx, bool lossless)
     free(rtt);
     free(buf);
     ctl_notify(r, CTL_STOP, 0);
+    await_peer(r);
 }
 
 static void pong(role *r, void *rx, void *tx)
@@ -481,9 +498,12 @@ static void pong(role *r, void *rx, void *tx)
         }
         ctl c;
         int got = ctl_poll(r, &c, 0);
-        if (got == 1 && c.kind == CTL_STOP) return;
+        if (got == 1 && c.kind == CTL_STOP) {
+            ctl_notify(r, CTL_STOP, 0); /* the pinging role may close now */
+            return;
+        }
         if (got < 0) {
-            fail(r, "the pinging role has gone");
+            fail_peer(r, "the pinging role has gone");
             return;
         }
     }

@@ -111,12 +111,24 @@ static int collect_reports(const int *fds, int nroles, bench_role_report *rep, b
 {
     size_t have[2] = {0, 0};
     bool eof[2] = {false, false};
+    /* A role that failed only because the other one did is given a moment
+     * for the other's report, which names the cause. */
+    uint64_t grace_end = 0;
     for (;;) {
         int pending = 0;
         struct pollfd pfd[2];
         int map[2];
         for (int i = 0; i < nroles; i++) {
             if (got[i] && !rep[i].ok) {
+                int o = 1 - i;
+                bool other_done = nroles < 2 || got[o] || eof[o];
+                if (rep[i].peer_failure && !other_done) {
+                    if (grace_end == 0) grace_end = tool_now_ns() + 2000000000u;
+                    if (tool_now_ns() < grace_end) continue;
+                }
+                if (rep[i].peer_failure && nroles == 2 && got[o] && !rep[o].ok &&
+                    !rep[o].peer_failure)
+                    i = o;
                 snprintf(err, cap, "%s", rep[i].error);
                 return -1;
             }
