@@ -134,7 +134,8 @@ static int last_endpoint(zsock *z, const char *endpoint, char *resolved, size_t 
     char *any = strstr(resolved, "0.0.0.0");
     if (any) {
         char tmp[512];
-        snprintf(tmp, sizeof tmp, "%.*s127.0.0.1%s", (int)(any - resolved), resolved, any + 7);
+        snprintf(tmp, sizeof tmp, "%.*s127.0.0.1%s", (int)(any - resolved), resolved,
+                 any + 7);
         snprintf(resolved, cap, "%s", tmp);
     }
     return BENCH_OK;
@@ -174,7 +175,8 @@ static void set_timeout(zsock *z, int opt, int *cached, int ms)
     *cached = ms;
 }
 
-static int be_send(void *tx, const void *data, size_t size, const char *meta, int timeout_ms)
+static int be_send(void *tx, const void *data, size_t size, const char *meta,
+                   int timeout_ms)
 {
     zsock *z = tx;
     set_timeout(z, ZMQ_SNDTIMEO, &z->sndtimeo, timeout_ms);
@@ -233,7 +235,8 @@ static int be_recv(void *rx, bench_msg *m, int timeout_ms)
         snprintf(last_error, sizeof last_error, "a one-frame message: not the wire form");
         return BENCH_ERROR;
     }
-    if (zmq_msg_recv(&z->data, z->s, ZMQ_DONTWAIT) < 0) return failed("zmq_msg_recv (data)");
+    if (zmq_msg_recv(&z->data, z->s, ZMQ_DONTWAIT) < 0)
+        return failed("zmq_msg_recv (data)");
     size_t n = zmq_msg_size(&z->meta);
     if (n >= sizeof z->meta_text) n = sizeof z->meta_text - 1;
     memcpy(z->meta_text, zmq_msg_data(&z->meta), n);
@@ -281,8 +284,10 @@ int main(int argc, char **argv)
 {
     tool_set_name(argv[0]);
     bench_backend backend = zmq_backend;
-    bench_config cfg = {.backend = &backend, .sender_type = "PUSH", .receiver_type = "PULL"};
-    int rc = bench_parse_args(&cfg, argc, argv, BENCH_OPT_STRATEGY, usage_head, extra_help);
+    bench_config cfg = {
+        .backend = &backend, .sender_type = "PUSH", .receiver_type = "PULL"};
+    int rc =
+        bench_parse_args(&cfg, argc, argv, BENCH_OPT_STRATEGY, usage_head, extra_help);
     if (rc < 0) {
         if (cfg.strategy == NULL || strcmp(cfg.strategy, "block") == 0) {
             rc = -1;

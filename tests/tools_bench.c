@@ -47,11 +47,13 @@ static const char *string(const char *p)
 static const char *number(const char *p)
 {
     if (*p == '-') p++;
-    if (*p == '0') p++;
+    if (*p == '0')
+        p++;
     else if (isdigit((unsigned char)*p))
         while (isdigit((unsigned char)*p))
             p++;
-    else return NULL;
+    else
+        return NULL;
     if (*p == '.') {
         p++;
         if (!isdigit((unsigned char)*p)) return NULL;
@@ -136,7 +138,8 @@ static int check_json_lines(const char *out, const char *needle, int *matching)
     char *copy = strdup(out), *save = NULL;
     int n = 0;
     *matching = 0;
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(copy, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
         if (!json_object_line(line)) fail_msg("not one JSON object: %s", line);
         if (strstr(line, needle)) (*matching)++;
         n++;
@@ -148,8 +151,21 @@ static int check_json_lines(const char *out, const char *needle, int *matching)
 static void bench_json(const char *tool, const char *impl)
 {
     tproc t;
-    const char *argv[] = {tools_bin(tool), "--json", "-c", "200", "-W", "10", "-s", "64,4k",
-                          "-e", "tcp", "-e", "inproc", "--startup-iterations", "20", NULL};
+    const char *argv[] = {tools_bin(tool),
+                          "--json",
+                          "-c",
+                          "200",
+                          "-W",
+                          "10",
+                          "-s",
+                          "64,4k",
+                          "-e",
+                          "tcp",
+                          "-e",
+                          "inproc",
+                          "--startup-iterations",
+                          "20",
+                          NULL};
     int rc = tools_run(&t, argv, NULL, 0, T_MS);
     if (rc != 0) fail_msg("%s exit %d: %s\n%s", tool, rc, t.e.data, t.o.data);
     int ok = 0;
@@ -188,8 +204,19 @@ static void ipm_bench_table_and_pubsub(void **state)
 {
     (void)state;
     tproc t;
-    const char *argv[] = {tools_bin("ipm-bench"), "-S", "ZmqPublisher", "-R", "ZmqSubscriber",
-                          "-c", "300", "-s", "1k", "-e", "ipc", "-p", "latency,throughput",
+    const char *argv[] = {tools_bin("ipm-bench"),
+                          "-S",
+                          "ZmqPublisher",
+                          "-R",
+                          "ZmqSubscriber",
+                          "-c",
+                          "300",
+                          "-s",
+                          "1k",
+                          "-e",
+                          "ipc",
+                          "-p",
+                          "latency,throughput",
                           NULL};
     int rc = tools_run(&t, argv, NULL, 0, T_MS);
     if (rc != 0) fail_msg("exit %d: %s\n%s", rc, t.e.data, t.o.data);
@@ -209,8 +236,19 @@ static void shm_bench(void **state)
         skip();
     }
     tproc t;
-    const char *argv[] = {tools_bin("ipm-bench"), "--json", "-S", "ShmSender", "-R",
-                          "ShmReceiver", "-e", "shm", "-c", "300", "-s", "64,64k", NULL};
+    const char *argv[] = {tools_bin("ipm-bench"),
+                          "--json",
+                          "-S",
+                          "ShmSender",
+                          "-R",
+                          "ShmReceiver",
+                          "-e",
+                          "shm",
+                          "-c",
+                          "300",
+                          "-s",
+                          "64,64k",
+                          NULL};
     int rc = tools_run(&t, argv, NULL, 0, T_MS);
     if (rc != 0) fail_msg("exit %d: %s\n%s", rc, t.e.data, t.o.data);
     int ok;
@@ -240,8 +278,16 @@ static void bench_bad_types(void **state)
     tproc_free(&t);
     /* An endpoint nobody can bind: the measurement fails with the library's
      * message, and the run exits 1. */
-    const char *a5[] = {tools_bin("ipm-bench"), "-e", "tcp://256.1.1.1:5", "-p", "latency",
-                        "-s", "64", "-c", "10", NULL};
+    const char *a5[] = {tools_bin("ipm-bench"),
+                        "-e",
+                        "tcp://256.1.1.1:5",
+                        "-p",
+                        "latency",
+                        "-s",
+                        "64",
+                        "-c",
+                        "10",
+                        NULL};
     assert_int_equal(tools_run(&t, a5, NULL, 0, T_MS), 1);
     assert_non_null(strstr(t.o.data, "FAILED: cannot connect the receiver"));
     assert_non_null(strstr(t.o.data, ipm_strerror(IPM_ECONNECT)));
@@ -251,9 +297,12 @@ static void bench_bad_types(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(json_checker_works),   cmocka_unit_test(ipm_bench_json),
-        cmocka_unit_test(zmq_baseline_json),    cmocka_unit_test(ipm_bench_table_and_pubsub),
-        cmocka_unit_test(shm_bench),            cmocka_unit_test(bench_bad_types),
+        cmocka_unit_test(json_checker_works),
+        cmocka_unit_test(ipm_bench_json),
+        cmocka_unit_test(zmq_baseline_json),
+        cmocka_unit_test(ipm_bench_table_and_pubsub),
+        cmocka_unit_test(shm_bench),
+        cmocka_unit_test(bench_bad_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

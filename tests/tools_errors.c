@@ -65,7 +65,8 @@ static void unknown_type(void **state)
     snprintf(expected, sizeof expected, "%s", ipm_last_error());
 
     tproc t;
-    const char *args[] = {"-m", "x", "type=NoSuchTransport; connection_string=tcp://h:1", NULL};
+    const char *args[] = {"-m", "x", "type=NoSuchTransport; connection_string=tcp://h:1",
+                          NULL};
     assert_int_equal(run(&t, "ipm-send", args), 1);
     assert_contains(t.e.data, "ipm-send: cannot open NoSuchTransport");
     assert_contains(t.e.data, ipm_strerror(IPM_ENOPLUGIN));
@@ -84,14 +85,14 @@ static void wrong_role(void **state)
     (void)state;
     tproc t;
     /* A receiver type given to the sending tool. */
-    const char *args[] = {"-m", "x", "type=ZmqReceiver; connection_string=tcp://127.0.0.1:*",
-                          NULL};
+    const char *args[] = {"-m", "x",
+                          "type=ZmqReceiver; connection_string=tcp://127.0.0.1:*", NULL};
     assert_int_equal(run(&t, "ipm-send", args), 1);
     assert_contains(t.e.data, ipm_strerror(IPM_EPLUGIN));
     tproc_free(&t);
     /* A topic for a receiver that cannot subscribe. */
-    const char *rargs[] = {"-T", "tp", "type=ZmqReceiver; connection_string=tcp://127.0.0.1:*",
-                           NULL};
+    const char *rargs[] = {"-T", "tp",
+                           "type=ZmqReceiver; connection_string=tcp://127.0.0.1:*", NULL};
     assert_int_equal(run(&t, "ipm-recv", rargs), 1);
     assert_contains(t.e.data, ipm_strerror(IPM_ENOTSUP));
     tproc_free(&t);
@@ -114,8 +115,9 @@ static void usage_errors(void **state)
         {"ipm-recv", {"--hex", "--raw", "tcp://h:1", NULL}, "exclude each other"},
         {"ipm-recv", {"--timeout", "soon", "tcp://h:1", NULL}, "--timeout"},
         {"ipm-recv", {NULL}, "missing CONNECTION"},
-        {"ipm-send", {"--type", "ZmqPublisher", "type=ZmqSender; connection_string=tcp://h:1",
-                      NULL}, "contradicts"},
+        {"ipm-send",
+         {"--type", "ZmqPublisher", "type=ZmqSender; connection_string=tcp://h:1", NULL},
+         "contradicts"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tproc t;
@@ -142,8 +144,8 @@ static void timeouts(void **state)
     (void)state;
     tproc t;
     double t0 = ipm_test_now_ms();
-    const char *rargs[] = {"-w", "300", "type=ZmqReceiver; connection_string=tcp://127.0.0.1:*",
-                           NULL};
+    const char *rargs[] = {"-w", "300",
+                           "type=ZmqReceiver; connection_string=tcp://127.0.0.1:*", NULL};
     assert_int_equal(run(&t, "ipm-recv", rargs), 3);
     assert_true(ipm_test_now_ms() - t0 >= 300);
     assert_contains(t.e.data, "no message within 300 ms");
@@ -170,7 +172,8 @@ static void interrupted(void **state)
     for (int i = 0; i < 2; i++) {
         tproc r;
         const char *argv[] = {tools_bin("ipm-recv"),
-                              "type=ZmqReceiver; connection_string=tcp://127.0.0.1:*", NULL};
+                              "type=ZmqReceiver; connection_string=tcp://127.0.0.1:*",
+                              NULL};
         assert_int_equal(tproc_start(&r, argv), 0);
         assert_non_null(tproc_wait_err(&r, "ready on ", T_MS));
         double t0 = ipm_test_now_ms();
@@ -198,16 +201,28 @@ static void rate_paces(void **state)
 {
     (void)state;
     tproc r, s;
-    const char *rargs[] = {tools_bin("ipm-recv"), "-c", "5", "-w", "20s",
-                           "type=ZmqReceiver; connection_string=tcp://127.0.0.1:*", NULL};
+    const char *rargs[] = {tools_bin("ipm-recv"),
+                           "-c",
+                           "5",
+                           "-w",
+                           "20s",
+                           "type=ZmqReceiver; connection_string=tcp://127.0.0.1:*",
+                           NULL};
     assert_int_equal(tproc_start(&r, rargs), 0);
     const char *at = tproc_wait_err(&r, "ready on ", T_MS);
     assert_non_null(at);
     char conn[600];
     snprintf(conn, sizeof conn, "type=ZmqSender; connection_string=%.*s",
              (int)strcspn(at, "\n"), at);
-    const char *sargs[] = {tools_bin("ipm-send"), "--size", "100", "--count", "5", "--rate",
-                           "20", conn, NULL};
+    const char *sargs[] = {tools_bin("ipm-send"),
+                           "--size",
+                           "100",
+                           "--count",
+                           "5",
+                           "--rate",
+                           "20",
+                           conn,
+                           NULL};
     double t0 = ipm_test_now_ms();
     assert_int_equal(tools_run(&s, sargs, NULL, 0, T_MS), 0);
     assert_true(ipm_test_now_ms() - t0 >= 200);
@@ -220,9 +235,12 @@ static void rate_paces(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(bad_connection_string), cmocka_unit_test(unknown_type),
-        cmocka_unit_test(wrong_role),            cmocka_unit_test(usage_errors),
-        cmocka_unit_test(timeouts),              cmocka_unit_test(interrupted),
+        cmocka_unit_test(bad_connection_string),
+        cmocka_unit_test(unknown_type),
+        cmocka_unit_test(wrong_role),
+        cmocka_unit_test(usage_errors),
+        cmocka_unit_test(timeouts),
+        cmocka_unit_test(interrupted),
         cmocka_unit_test(rate_paces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

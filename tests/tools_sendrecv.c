@@ -34,7 +34,8 @@ static void start_recv(tproc *p, const char *const *args, const char *conn, char
     snprintf(ep, cap, "%.*s", (int)len, at);
 }
 
-static int send_tool(tproc *s, const char *const *args, const char *conn, const char *input)
+static int send_tool(tproc *s, const char *const *args, const char *conn,
+                     const char *input)
 {
     const char *argv[24];
     int n = 0;
@@ -76,7 +77,8 @@ static void ipc_round_trip(void **state)
     (void)state;
     char name[128], conn[256];
     ipm_test_unique(name, sizeof name, "tools-ipc");
-    snprintf(conn, sizeof conn, "type=ZmqReceiver; connection_string=ipc:///tmp/%s", name);
+    snprintf(conn, sizeof conn, "type=ZmqReceiver; connection_string=ipc:///tmp/%s",
+             name);
     round_trip(conn, "ZmqSender");
 }
 

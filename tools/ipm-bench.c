@@ -109,7 +109,8 @@ static int be_rx_connect(void *rx, const char *endpoint, char *resolved, size_t 
 {
     rx_end *x = rx;
     ipm_params *p;
-    ipm_status st = make_params(endpoint, g_cfg->receiver_params, g_cfg->nreceiver_params, &p);
+    ipm_status st =
+        make_params(endpoint, g_cfg->receiver_params, g_cfg->nreceiver_params, &p);
     if (st == IPM_OK) st = ipm_receiver_connect(x->r, p);
     ipm_params_free(p);
     if (st != IPM_OK) return failed(st);
@@ -130,7 +131,8 @@ static int be_tx_create(const bench_config *cfg, void **tx)
 static int be_tx_connect(void *tx, const char *endpoint, char *resolved, size_t cap)
 {
     ipm_params *p;
-    ipm_status st = make_params(endpoint, g_cfg->sender_params, g_cfg->nsender_params, &p);
+    ipm_status st =
+        make_params(endpoint, g_cfg->sender_params, g_cfg->nsender_params, &p);
     if (st == IPM_OK) st = ipm_sender_connect(tx, p);
     ipm_params_free(p);
     if (st != IPM_OK) return failed(st);
@@ -139,7 +141,8 @@ static int be_tx_connect(void *tx, const char *endpoint, char *resolved, size_t 
     return BENCH_OK;
 }
 
-static int be_send(void *tx, const void *data, size_t size, const char *meta, int timeout_ms)
+static int be_send(void *tx, const void *data, size_t size, const char *meta,
+                   int timeout_ms)
 {
     ipm_status st = ipm_send(tx, data, size, timeout_ms, meta);
     if (st == IPM_OK) return BENCH_OK;
@@ -220,12 +223,14 @@ static int check_types(const bench_config *cfg)
             const ipm_plugin *p;
             ipm_status st = ipm_plugin_load(types[i], &p);
             if (st != IPM_OK)
-                snprintf(msg, sizeof msg, "%s %s: %s: %s", opt[i], types[i], ipm_strerror(st),
-                         ipm_last_error());
+                snprintf(msg, sizeof msg, "%s %s: %s: %s", opt[i], types[i],
+                         ipm_strerror(st), ipm_last_error());
             else if (i == 0 && p->role != IPM_ROLE_SENDER)
-                snprintf(msg, sizeof msg, "--sender-type %s is not a sender type", types[i]);
+                snprintf(msg, sizeof msg, "--sender-type %s is not a sender type",
+                         types[i]);
             else if (i == 1 && p->role == IPM_ROLE_SENDER)
-                snprintf(msg, sizeof msg, "--receiver-type %s is a sender type", types[i]);
+                snprintf(msg, sizeof msg, "--receiver-type %s is a sender type",
+                         types[i]);
         }
         ssize_t w = write(fd[1], msg, strlen(msg));
         (void)w;
@@ -235,8 +240,9 @@ static int check_types(const bench_config *cfg)
     char msg[1400];
     size_t n = 0;
     ssize_t k;
-    while (pid > 0 && n < sizeof msg - 1 &&
-           ((k = read(fd[0], msg + n, sizeof msg - 1 - n)) > 0 || (k < 0 && errno == EINTR)))
+    while (
+        pid > 0 && n < sizeof msg - 1 &&
+        ((k = read(fd[0], msg + n, sizeof msg - 1 - n)) > 0 || (k < 0 && errno == EINTR)))
         if (k > 0) n += (size_t)k;
     msg[n] = '\0';
     close(fd[0]);

@@ -122,7 +122,8 @@ static int subscribe_all(ipm_receiver *r, const options *o)
      * default for a shell tool. Receivers say IPM_ENOTSUP, which is fine. */
     if (o->ntopics == 0 && !o->conn.has_topics) {
         ipm_status st = ipm_subscribe(r, "");
-        if (st != IPM_OK && st != IPM_ENOTSUP) return tool_ipm_fail("cannot subscribe", st);
+        if (st != IPM_OK && st != IPM_ENOTSUP)
+            return tool_ipm_fail("cannot subscribe", st);
     }
     return TOOL_EXIT_OK;
 }
@@ -160,13 +161,18 @@ static int receive_loop(ipm_receiver *r, const options *o, uint64_t *received)
 int main(int argc, char **argv)
 {
     tool_set_name(argv[0]);
-    static const struct option longopts[] = {
-        {"type", required_argument, NULL, 't'},  {"topic", required_argument, NULL, 'T'},
-        {"count", required_argument, NULL, 'c'}, {"timeout", required_argument, NULL, 'w'},
-        {"hex", no_argument, NULL, 'x'},         {"raw", no_argument, NULL, 'r'},
-        {"lines", no_argument, NULL, 'l'},       {"max-bytes", required_argument, NULL, 'n'},
-        {"quiet", no_argument, NULL, 'q'},       {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"type", required_argument, NULL, 't'},
+                                             {"topic", required_argument, NULL, 'T'},
+                                             {"count", required_argument, NULL, 'c'},
+                                             {"timeout", required_argument, NULL, 'w'},
+                                             {"hex", no_argument, NULL, 'x'},
+                                             {"raw", no_argument, NULL, 'r'},
+                                             {"lines", no_argument, NULL, 'l'},
+                                             {"max-bytes", required_argument, NULL, 'n'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     options o = {.timeout_ms = -1, .mode = OUT_TEXT, .max_bytes = 1024};
     o.topics = calloc((size_t)argc, sizeof *o.topics);
     if (o.topics == NULL) {
@@ -177,38 +183,59 @@ int main(int argc, char **argv)
     while (rc == TOOL_EXIT_OK &&
            (opt = getopt_long(argc, argv, "t:T:c:w:xrln:qvh", longopts, NULL)) != -1) {
         switch (opt) {
-        case 't': o.conn.type = optarg; break;
-        case 'T': o.topics[o.ntopics++] = optarg; break;
+        case 't':
+            o.conn.type = optarg;
+            break;
+        case 'T':
+            o.topics[o.ntopics++] = optarg;
+            break;
         case 'c':
             if (!tool_parse_u64(optarg, &o.count) || o.count == 0)
-                rc = tool_usage_error("--count '%s' is not a positive whole number", optarg);
+                rc = tool_usage_error("--count '%s' is not a positive whole number",
+                                      optarg);
             break;
         case 'w':
             if (!tool_parse_timeout_ms(optarg, &o.timeout_ms))
                 rc = tool_usage_error("--timeout '%s' is not a time in ms (e.g. 500, 2s)",
                                       optarg);
             break;
-        case 'x': o.mode = OUT_HEX; modes++; break;
-        case 'r': o.mode = OUT_RAW; modes++; break;
-        case 'l': o.mode = OUT_LINES; modes++; break;
+        case 'x':
+            o.mode = OUT_HEX;
+            modes++;
+            break;
+        case 'r':
+            o.mode = OUT_RAW;
+            modes++;
+            break;
+        case 'l':
+            o.mode = OUT_LINES;
+            modes++;
+            break;
         case 'n':
             if (!tool_parse_size(optarg, &o.max_bytes))
                 rc = tool_usage_error("--max-bytes '%s' is not a size", optarg);
             break;
-        case 'q': o.quiet = true; break;
-        case 'v': o.verbose = true; break;
+        case 'q':
+            o.quiet = true;
+            break;
+        case 'v':
+            o.verbose = true;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             free(o.topics);
             return TOOL_EXIT_OK;
-        default: rc = tool_usage_error("unknown option"); break;
+        default:
+            rc = tool_usage_error("unknown option");
+            break;
         }
     }
     if (rc == TOOL_EXIT_OK && modes > 1)
         rc = tool_usage_error("--hex, --raw and --lines exclude each other");
     if (rc == TOOL_EXIT_OK && optind != argc - 1)
-        rc = tool_usage_error(optind >= argc ? "missing CONNECTION"
-                                             : "exactly one CONNECTION, as the last argument");
+        rc = tool_usage_error(optind >= argc
+                                  ? "missing CONNECTION"
+                                  : "exactly one CONNECTION, as the last argument");
     if (rc != TOOL_EXIT_OK) {
         free(o.topics);
         return rc;
@@ -232,8 +259,8 @@ int main(int argc, char **argv)
         ipm_stats st;
         ipm_receiver_stats(r, &st);
         fprintf(stderr, "%s: received %llu messages, %llu bytes, %llu dropped\n",
-                tool_name(), (unsigned long long)st.messages, (unsigned long long)st.bytes,
-                (unsigned long long)st.dropped);
+                tool_name(), (unsigned long long)st.messages,
+                (unsigned long long)st.bytes, (unsigned long long)st.dropped);
     }
     ipm_receiver_destroy(r);
     free(o.topics);

@@ -173,7 +173,8 @@ static int send_one(ipm_sender *s, const options *o, const void *data, size_t si
         int slice = SLICE_MS;
         if (o->timeout_ms >= 0) {
             uint64_t spent_ms = (tool_now_ns() - start) / 1000000u;
-            int left = spent_ms >= (uint64_t)o->timeout_ms ? 0 : o->timeout_ms - (int)spent_ms;
+            int left =
+                spent_ms >= (uint64_t)o->timeout_ms ? 0 : o->timeout_ms - (int)spent_ms;
             if (left < slice) slice = left;
         }
         ipm_status st = ipm_send(s, data, size, slice, o->topic);
@@ -231,7 +232,8 @@ static int send_lines(ipm_sender *s, const options *o, uint64_t *sent, uint64_t 
         errno = 0;
         ssize_t n = getline(&line, &cap, stdin);
         if (n < 0) {
-            if (tool_stop_signal) rc = TOOL_EXIT_SIGNAL + tool_stop_signal;
+            if (tool_stop_signal)
+                rc = TOOL_EXIT_SIGNAL + tool_stop_signal;
             else if (ferror(stdin)) {
                 tool_error("stdin: %s", strerror(errno));
                 rc = TOOL_EXIT_ERROR;
@@ -270,13 +272,18 @@ static int send_bodies(ipm_sender *s, const options *o, uint64_t *sent, uint64_t
 int main(int argc, char **argv)
 {
     tool_set_name(argv[0]);
-    static const struct option longopts[] = {
-        {"message", required_argument, NULL, 'm'}, {"file", required_argument, NULL, 'f'},
-        {"size", required_argument, NULL, 's'},    {"type", required_argument, NULL, 't'},
-        {"topic", required_argument, NULL, 'T'},   {"count", required_argument, NULL, 'c'},
-        {"rate", required_argument, NULL, 'r'},    {"timeout", required_argument, NULL, 'w'},
-        {"delay", required_argument, NULL, 'd'},   {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"message", required_argument, NULL, 'm'},
+                                             {"file", required_argument, NULL, 'f'},
+                                             {"size", required_argument, NULL, 's'},
+                                             {"type", required_argument, NULL, 't'},
+                                             {"topic", required_argument, NULL, 'T'},
+                                             {"count", required_argument, NULL, 'c'},
+                                             {"rate", required_argument, NULL, 'r'},
+                                             {"timeout", required_argument, NULL, 'w'},
+                                             {"delay", required_argument, NULL, 'd'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     options o = {.conn = {.default_type = "ZmqSender"}, .topic = "", .timeout_ms = -1};
     /* Which bodies are malloc'ed, parallel to o.bodies (at most argc). */
     bool *owned = calloc((size_t)argc + 1, sizeof *owned);
@@ -286,22 +293,29 @@ int main(int argc, char **argv)
     }
     int rc = TOOL_EXIT_OK, opt;
     size_t size;
-    while (rc == TOOL_EXIT_OK &&
-           (opt = getopt_long(argc, argv, "m:f:s:t:T:c:r:w:d:vh", longopts, NULL)) != -1) {
+    while (rc == TOOL_EXIT_OK && (opt = getopt_long(argc, argv, "m:f:s:t:T:c:r:w:d:vh",
+                                                    longopts, NULL)) != -1) {
         switch (opt) {
-        case 'm': rc = add_body(&o, optarg, strlen(optarg)); break;
+        case 'm':
+            rc = add_body(&o, optarg, strlen(optarg));
+            break;
         case 'f':
             rc = add_file(&o, optarg);
             if (rc == TOOL_EXIT_OK) owned[o.nbodies - 1] = true;
             break;
         case 's':
             if (!tool_parse_size(optarg, &size))
-                rc = tool_usage_error("--size '%s' is not a size (e.g. 64, 4k, 1M)", optarg);
+                rc = tool_usage_error("--size '%s' is not a size (e.g. 64, 4k, 1M)",
+                                      optarg);
             else if ((rc = add_generated(&o, size)) == TOOL_EXIT_OK)
                 owned[o.nbodies - 1] = true;
             break;
-        case 't': o.conn.type = optarg; break;
-        case 'T': o.topic = optarg; break;
+        case 't':
+            o.conn.type = optarg;
+            break;
+        case 'T':
+            o.topic = optarg;
+            break;
         case 'c':
             if (!tool_parse_u64(optarg, &o.count))
                 rc = tool_usage_error("--count '%s' is not a whole number", optarg);
@@ -320,19 +334,24 @@ int main(int argc, char **argv)
             if (!tool_parse_timeout_ms(optarg, &o.delay_ms) || o.delay_ms < 0)
                 rc = tool_usage_error("--delay '%s' is not a time in ms", optarg);
             break;
-        case 'v': o.verbose = true; break;
+        case 'v':
+            o.verbose = true;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             free_bodies(&o, owned);
             free(owned);
             return TOOL_EXIT_OK;
-        default: rc = tool_usage_error("unknown option"); break;
+        default:
+            rc = tool_usage_error("unknown option");
+            break;
         }
     }
     if (rc == TOOL_EXIT_OK && optind != argc - 1)
-        rc = tool_usage_error(optind >= argc ? "missing CONNECTION"
-                                             : "exactly one CONNECTION, as the last argument "
-                                               "(message bodies go with -m)");
+        rc = tool_usage_error(optind >= argc
+                                  ? "missing CONNECTION"
+                                  : "exactly one CONNECTION, as the last argument "
+                                    "(message bodies go with -m)");
     if (rc != TOOL_EXIT_OK) {
         free_bodies(&o, owned);
         free(owned);
@@ -350,7 +369,8 @@ int main(int argc, char **argv)
 
     uint64_t sent = 0, bytes = 0;
     if (rc == TOOL_EXIT_OK)
-        rc = o.nbodies ? send_bodies(s, &o, &sent, &bytes) : send_lines(s, &o, &sent, &bytes);
+        rc = o.nbodies ? send_bodies(s, &o, &sent, &bytes)
+                       : send_lines(s, &o, &sent, &bytes);
     if (o.verbose || (rc >= TOOL_EXIT_SIGNAL && sent > 0))
         fprintf(stderr, "%s: sent %llu messages, %llu bytes\n", tool_name(),
                 (unsigned long long)sent, (unsigned long long)bytes);

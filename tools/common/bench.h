@@ -65,7 +65,8 @@ typedef struct bench_backend {
     int (*tx_create)(const bench_config *cfg, void **tx);
     int (*tx_connect)(void *tx, const char *endpoint, char *resolved, size_t cap);
     /* BENCH_OK, BENCH_TIMEOUT (nothing sent) or BENCH_ERROR. */
-    int (*send)(void *tx, const void *data, size_t size, const char *meta, int timeout_ms);
+    int (*send)(void *tx, const void *data, size_t size, const char *meta,
+                int timeout_ms);
     /* BENCH_OK (release m later), BENCH_TIMEOUT or BENCH_ERROR. At most one
      * message per receiving end is held at a time. */
     int (*recv)(void *rx, bench_msg *m, int timeout_ms);
@@ -81,8 +82,8 @@ typedef struct bench_backend {
 /* What to measure; filled by bench_parse_args. */
 struct bench_config {
     const bench_backend *backend;
-    const char *tool;          /* program name in reports */
-    const char *sender_type;   /* shown in reports; ipm: the type to create */
+    const char *tool;        /* program name in reports */
+    const char *sender_type; /* shown in reports; ipm: the type to create */
     const char *receiver_type;
     const char **sender_params; /* "key=value" extra connection keys */
     size_t nsender_params;
@@ -93,15 +94,15 @@ struct bench_config {
     size_t *sizes;
     size_t nsizes;
     unsigned patterns;
-    uint64_t count;    /* messages (throughput) or round trips (latency); 0: auto */
-    double duration;   /* seconds; 0: count-bounded only */
-    uint64_t warmup;   /* latency round trips not measured */
+    uint64_t count;  /* messages (throughput) or round trips (latency); 0: auto */
+    double duration; /* seconds; 0: count-bounded only */
+    uint64_t warmup; /* latency round trips not measured */
     bool warmup_set;
     int startup_iterations;
     bool json;
-    bool threads;      /* both roles in one process even when not inproc:// */
-    bool progress;     /* a progress line on stderr (it is a terminal) */
-    double deadline_s; /* a measurement that takes longer is killed and fails */
+    bool threads;         /* both roles in one process even when not inproc:// */
+    bool progress;        /* a progress line on stderr (it is a terminal) */
+    double deadline_s;    /* a measurement that takes longer is killed and fails */
     const char *strategy; /* BENCH_OPT_STRATEGY: as given, or NULL */
     int cpu[2];           /* --cpus A,B: pin role A / B (and the threads they
                              start) to these CPUs; -1: not pinned */
@@ -109,7 +110,8 @@ struct bench_config {
 
 /* Options a program adds to the common ones (see bench_parse_args). */
 enum {
-    BENCH_OPT_TYPES = 1,   /* --sender-type/--receiver-type/--sender-param/--receiver-param */
+    BENCH_OPT_TYPES =
+        1, /* --sender-type/--receiver-type/--sender-param/--receiver-param */
     BENCH_OPT_STRATEGY = 2 /* --strategy NAME, stored in cfg->strategy */
 };
 
@@ -134,7 +136,7 @@ typedef struct bench_result {
     const char *endpoint; /* as configured */
     char transport[16];   /* scheme: tcp, ipc, inproc, shm, ... */
     size_t size;
-    uint64_t count;       /* messages or round trips attempted */
+    uint64_t count; /* messages or round trips attempted */
     uint64_t sent, received, lost, misordered, dropped;
     uint64_t first_lost; /* sequence number of the first message lost */
     bool lossless;
@@ -160,7 +162,7 @@ typedef struct bench_role_io {
 /* What a role reports to the coordinator over its pipe. */
 typedef struct bench_role_report {
     int ok;
-    int peer_failure; /* failed because the other role failed or went away */
+    int peer_failure;        /* failed because the other role failed or went away */
     uint64_t t_start, t_end; /* CLOCK_MONOTONIC ns */
     uint64_t sent, received, lost, misordered, dropped;
     uint64_t first_lost;

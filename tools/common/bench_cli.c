@@ -57,11 +57,16 @@ static char *expand_endpoint(const char *e)
     char *out = NULL;
     int pid = (int)getpid();
     int rc = 0;
-    if (strcmp(e, "tcp") == 0) rc = asprintf(&out, "tcp://127.0.0.1:*");
-    else if (strcmp(e, "ipc") == 0) rc = asprintf(&out, "ipc:///tmp/ipm-bench-%d", pid);
-    else if (strcmp(e, "inproc") == 0) rc = asprintf(&out, "inproc://ipm-bench-%d", pid);
-    else if (strcmp(e, "shm") == 0) rc = asprintf(&out, "shm://ipm-bench-%d", pid);
-    else out = strdup(e);
+    if (strcmp(e, "tcp") == 0)
+        rc = asprintf(&out, "tcp://127.0.0.1:*");
+    else if (strcmp(e, "ipc") == 0)
+        rc = asprintf(&out, "ipc:///tmp/ipm-bench-%d", pid);
+    else if (strcmp(e, "inproc") == 0)
+        rc = asprintf(&out, "inproc://ipm-bench-%d", pid);
+    else if (strcmp(e, "shm") == 0)
+        rc = asprintf(&out, "shm://ipm-bench-%d", pid);
+    else
+        out = strdup(e);
     return rc < 0 ? NULL : out;
 }
 
@@ -72,11 +77,16 @@ static bool parse_patterns(const char *s, unsigned *out)
     if (copy == NULL) return false;
     bool ok = true;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (strcmp(t, "latency") == 0 || strcmp(t, "lat") == 0) p |= BENCH_LATENCY;
-        else if (strcmp(t, "throughput") == 0 || strcmp(t, "thr") == 0) p |= BENCH_THROUGHPUT;
-        else if (strcmp(t, "startup") == 0) p |= BENCH_STARTUP;
-        else if (strcmp(t, "all") == 0) p |= BENCH_LATENCY | BENCH_THROUGHPUT | BENCH_STARTUP;
-        else ok = false;
+        if (strcmp(t, "latency") == 0 || strcmp(t, "lat") == 0)
+            p |= BENCH_LATENCY;
+        else if (strcmp(t, "throughput") == 0 || strcmp(t, "thr") == 0)
+            p |= BENCH_THROUGHPUT;
+        else if (strcmp(t, "startup") == 0)
+            p |= BENCH_STARTUP;
+        else if (strcmp(t, "all") == 0)
+            p |= BENCH_LATENCY | BENCH_THROUGHPUT | BENCH_STARTUP;
+        else
+            ok = false;
     }
     free(copy);
     *out = p;
@@ -150,36 +160,45 @@ int bench_parse_args(bench_config *cfg, int argc, char **argv, unsigned features
         case 'e':
             if (!push_endpoint(cfg, optarg)) return tool_usage_error("out of memory");
             break;
-        case 's': sizes = optarg; break;
+        case 's':
+            sizes = optarg;
+            break;
         case 'p':
             if (!parse_patterns(optarg, &cfg->patterns))
-                return tool_usage_error("--pattern '%s': use latency, throughput, startup, "
-                                        "all, comma-separated",
-                                        optarg);
+                return tool_usage_error(
+                    "--pattern '%s': use latency, throughput, startup, "
+                    "all, comma-separated",
+                    optarg);
             break;
         case 'c':
             if (!tool_parse_u64(optarg, &cfg->count) || cfg->count == 0)
-                return tool_usage_error("--count '%s' is not a positive whole number", optarg);
+                return tool_usage_error("--count '%s' is not a positive whole number",
+                                        optarg);
             break;
         case 'd':
             if (!tool_parse_seconds(optarg, &cfg->duration))
-                return tool_usage_error("--duration '%s' is not a time (e.g. 2, 1.5s, 300ms)",
-                                        optarg);
+                return tool_usage_error(
+                    "--duration '%s' is not a time (e.g. 2, 1.5s, 300ms)", optarg);
             break;
         case 'W':
             if (!tool_parse_u64(optarg, &cfg->warmup))
                 return tool_usage_error("--warmup '%s' is not a whole number", optarg);
             cfg->warmup_set = true;
             break;
-        case 'j': cfg->json = true; break;
-        case OPT_THREADS: cfg->threads = true; break;
+        case 'j':
+            cfg->json = true;
+            break;
+        case OPT_THREADS:
+            cfg->threads = true;
+            break;
         case OPT_DEADLINE:
             if (!tool_parse_seconds(optarg, &cfg->deadline_s))
                 return tool_usage_error("--deadline '%s' is not a time", optarg);
             break;
         case OPT_STARTUP:
             if (!tool_parse_u64(optarg, &u) || u < 1 || u > 1000000)
-                return tool_usage_error("--startup-iterations '%s': 1 to 1000000", optarg);
+                return tool_usage_error("--startup-iterations '%s': 1 to 1000000",
+                                        optarg);
             cfg->startup_iterations = (int)u;
             break;
         case 'S':
@@ -195,9 +214,9 @@ int bench_parse_args(bench_config *cfg, int argc, char **argv, unsigned features
             if (!types) return tool_usage_error("unknown option %s", argv[optind - 1]);
             if (strchr(optarg, '=') == NULL || *optarg == '=')
                 return tool_usage_error("'%s' is not KEY=VALUE", optarg);
-            if (!(opt == OPT_SPARAM ? push(&cfg->sender_params, &cfg->nsender_params, optarg)
-                                    : push(&cfg->receiver_params, &cfg->nreceiver_params,
-                                           optarg)))
+            if (!(opt == OPT_SPARAM
+                      ? push(&cfg->sender_params, &cfg->nsender_params, optarg)
+                      : push(&cfg->receiver_params, &cfg->nreceiver_params, optarg)))
                 return tool_usage_error("out of memory");
             break;
         case OPT_CPUS: {
@@ -223,12 +242,14 @@ int bench_parse_args(bench_config *cfg, int argc, char **argv, unsigned features
             if (extra_help) fputs(extra_help, stdout);
             fputs("\n" TOOL_EXIT_HELP, stdout);
             return TOOL_EXIT_OK;
-        default: return tool_usage_error("unknown option");
+        default:
+            return tool_usage_error("unknown option");
         }
     }
     if (optind < argc) return tool_usage_error("unexpected argument '%s'", argv[optind]);
     if (!tool_parse_size_list(sizes, &cfg->sizes, &cfg->nsizes))
-        return tool_usage_error("--size '%s' is not a list of sizes (e.g. 64,4k,1M)", sizes);
+        return tool_usage_error("--size '%s' is not a list of sizes (e.g. 64,4k,1M)",
+                                sizes);
     if (cfg->nendpoints == 0 && !push_endpoint(cfg, "tcp"))
         return tool_usage_error("out of memory");
     return -1;

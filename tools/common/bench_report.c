@@ -8,14 +8,19 @@
 
 static const char *pattern_name(int p)
 {
-    return p == BENCH_LATENCY ? "latency" : p == BENCH_THROUGHPUT ? "throughput" : "startup";
+    return p == BENCH_LATENCY      ? "latency"
+           : p == BENCH_THROUGHPUT ? "throughput"
+                                   : "startup";
 }
 
 static const char *rate(double v, char *buf, size_t cap)
 {
-    if (v >= 1e6) snprintf(buf, cap, "%.2f M", v / 1e6);
-    else if (v >= 1e3) snprintf(buf, cap, "%.1f k", v / 1e3);
-    else snprintf(buf, cap, "%.0f", v);
+    if (v >= 1e6)
+        snprintf(buf, cap, "%.2f M", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(buf, cap, "%.1f k", v / 1e3);
+    else
+        snprintf(buf, cap, "%.0f", v);
     return buf;
 }
 
@@ -34,8 +39,9 @@ void bench_report_begin(const bench_config *cfg)
            cfg->receiver_type ? cfg->receiver_type : "?");
     for (size_t i = 0; i < cfg->nendpoints; i++)
         printf("# endpoint: %s\n", cfg->endpoints[i]);
-    printf("%-10s %-9s %8s %8s %9s %9s %8s %8s %8s %8s %5s\n", "pattern", "transport", "size",
-           "count", "msgs/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "max us", "lost");
+    printf("%-10s %-9s %8s %8s %9s %9s %8s %8s %8s %8s %5s\n", "pattern", "transport",
+           "size", "count", "msgs/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "max us",
+           "lost");
     fflush(stdout);
 }
 
@@ -71,7 +77,8 @@ static void json_result(const bench_config *cfg, const bench_result *r)
     tool_json_u64(&j, "count", r->count);
     tool_json_u64(&j, "received", r->received);
     tool_json_u64(&j, "lost", r->lost);
-    if (r->lost && r->pattern == BENCH_THROUGHPUT) tool_json_u64(&j, "first_lost", r->first_lost);
+    if (r->lost && r->pattern == BENCH_THROUGHPUT)
+        tool_json_u64(&j, "first_lost", r->first_lost);
     tool_json_u64(&j, "misordered", r->misordered);
     tool_json_u64(&j, "dropped", r->dropped);
     tool_json_bool(&j, "lossless", r->lossless);
@@ -99,29 +106,34 @@ void bench_report_result(const bench_config *cfg, const bench_result *r)
         return;
     }
     char sz[32], a[32], b[32], c[32], d[32], e[32], f[32];
-    const char *size = r->pattern == BENCH_STARTUP ? "-" : tool_format_size(r->size, sz, sizeof sz);
+    const char *size =
+        r->pattern == BENCH_STARTUP ? "-" : tool_format_size(r->size, sz, sizeof sz);
     if (r->failed) {
-        printf("%-10s %-9s %8s  FAILED: %s\n", pattern_name(r->pattern), r->transport, size,
-               r->error);
+        printf("%-10s %-9s %8s  FAILED: %s\n", pattern_name(r->pattern), r->transport,
+               size, r->error);
     } else if (r->pattern == BENCH_STARTUP) {
         printf("%-10s %-9s %8s %8llu  start %s by name: first %s us (plugin load), then "
                "p50 %s us, p99 %s us, max %s us\n",
-               "startup", r->transport, size, (unsigned long long)r->count, cfg->sender_type,
-               us(r->first_ns, a, sizeof a), us(r->start.p50, b, sizeof b),
-               us(r->start.p99, c, sizeof c), us(r->start.max, d, sizeof d));
+               "startup", r->transport, size, (unsigned long long)r->count,
+               cfg->sender_type, us(r->first_ns, a, sizeof a),
+               us(r->start.p50, b, sizeof b), us(r->start.p99, c, sizeof c),
+               us(r->start.max, d, sizeof d));
     } else if (r->pattern == BENCH_THROUGHPUT) {
         snprintf(b, sizeof b, "%.1f", r->mb_per_s);
         printf("%-10s %-9s %8s %8llu %9s %9s %8s %8s %8s %8s %5llu\n", "throughput",
-               r->transport, size, (unsigned long long)r->count, rate(r->msgs_per_s, a, sizeof a),
-               b, "-", "-", "-", "-", (unsigned long long)(r->lost + r->misordered));
+               r->transport, size, (unsigned long long)r->count,
+               rate(r->msgs_per_s, a, sizeof a), b, "-", "-", "-", "-",
+               (unsigned long long)(r->lost + r->misordered));
     } else {
-        printf("%-10s %-9s %8s %8llu %9s %9s %8s %8s %8s %8s %5llu\n", "latency", r->transport,
-               size, (unsigned long long)r->count, "-", "-", us(r->lat.p50, c, sizeof c),
-               us(r->lat.p99, d, sizeof d), us(r->lat.p999, e, sizeof e),
-               us(r->lat.max, f, sizeof f), (unsigned long long)r->lost);
+        printf("%-10s %-9s %8s %8llu %9s %9s %8s %8s %8s %8s %5llu\n", "latency",
+               r->transport, size, (unsigned long long)r->count, "-", "-",
+               us(r->lat.p50, c, sizeof c), us(r->lat.p99, d, sizeof d),
+               us(r->lat.p999, e, sizeof e), us(r->lat.max, f, sizeof f),
+               (unsigned long long)r->lost);
     }
-    if (!r->failed && r->dropped) printf("%-10s   (the receiver counted %llu dropped)\n", "",
-                                         (unsigned long long)r->dropped);
+    if (!r->failed && r->dropped)
+        printf("%-10s   (the receiver counted %llu dropped)\n", "",
+               (unsigned long long)r->dropped);
     if (!r->failed && r->lossless && (r->lost || r->misordered))
         printf("%-10s   LOST %llu (the first: #%llu), misordered %llu on a lossless "
                "pattern\n",

@@ -222,7 +222,8 @@ static int probe_tx(role *r, void *tx)
         int got = ctl_poll(r, &c, 10);
         if (got == 1 && c.kind == CTL_READY) return 0;
         if (got != 0) {
-            fail_peer(r, got < 0 ? "the other role has gone" : "protocol error while probing");
+            fail_peer(r, got < 0 ? "the other role has gone"
+                                 : "protocol error while probing");
             return -1;
         }
         if (tool_now_ns() > end) {
@@ -268,8 +269,10 @@ static bool get_seq(const bench_msg *m, uint64_t *seq)
 static char *payload(role *r)
 {
     char *buf = malloc(r->io->size ? r->io->size : 1);
-    if (buf == NULL) fail(r, "out of memory for a %zu-byte payload", r->io->size);
-    else memset(buf, 0xa5, r->io->size);
+    if (buf == NULL)
+        fail(r, "out of memory for a %zu-byte payload", r->io->size);
+    else
+        memset(buf, 0xa5, r->io->size);
     return buf;
 }
 
@@ -370,8 +373,8 @@ static void stream_receive(role *r, void *rx, bool lossless)
         uint64_t idle = now - idle_from;
         if (done && idle > 2000000000u) break; /* the rest will not come */
         if (!done && idle > (uint64_t)STALL_TIMEOUT_MS * 1000000u) {
-            fail(r, "nothing received for %d s after %llu messages", STALL_TIMEOUT_MS / 1000,
-                 (unsigned long long)received);
+            fail(r, "nothing received for %d s after %llu messages",
+                 STALL_TIMEOUT_MS / 1000, (unsigned long long)received);
             break;
         }
     }
@@ -393,7 +396,8 @@ static void ping(role *r, void *tx, void *rx, bool lossless)
     char *buf = payload(r);
     const bench_config *cfg = r->io->cfg;
     uint64_t count = r->io->count;
-    uint64_t warm = cfg->warmup_set ? cfg->warmup : (count / 10 < 1000 ? count / 10 : 1000);
+    uint64_t warm =
+        cfg->warmup_set ? cfg->warmup : (count / 10 < 1000 ? count / 10 : 1000);
     size_t cap = count < (1u << 20) ? (size_t)count : (1u << 20);
     uint64_t *rtt = malloc((cap ? cap : 1) * sizeof *rtt);
     if (buf == NULL || rtt == NULL) {
@@ -407,7 +411,8 @@ static void ping(role *r, void *tx, void *rx, bool lossless)
     for (uint64_t i = 0; i < warm + count && r->rep.ok; i++) {
         if (i == warm) {
             r->rep.t_start = tool_now_ns();
-            if (cfg->duration > 0) stop_at = r->rep.t_start + (uint64_t)(cfg->duration * 1e9);
+            if (cfg->duration > 0)
+                stop_at = r->rep.t_start + (uint64_t)(cfg->duration * 1e9);
         }
         if (stop_at && tool_now_ns() >= stop_at) break;
         put_seq(buf, r->io->size, i);
@@ -549,7 +554,8 @@ void bench_role_receiver(bench_role_io *io)
     if (chan_rx(&r, 0, &rx, &lossless) == 0) {
         if (io->pattern == BENCH_THROUGHPUT) {
             if (probe_rx(&r, rx) == 0) stream_receive(&r, rx, lossless);
-        } else if (chan_tx(&r, &tx) == 0 && probe_rx(&r, rx) == 0 && probe_tx(&r, tx) == 0) {
+        } else if (chan_tx(&r, &tx) == 0 && probe_rx(&r, rx) == 0 &&
+                   probe_tx(&r, tx) == 0) {
             pong(&r, rx, tx);
         }
     }
@@ -590,8 +596,10 @@ void bench_role_startup(bench_role_io *io)
         uint64_t t1 = tool_now_ns();
         if (s != BENCH_OK) fail_be(&r, "cannot start the sender");
         if (tx) r.be->tx_destroy(tx);
-        if (i < 0) r.rep.first_ns = (double)(t1 - t0);
-        else t[i] = t1 - t0;
+        if (i < 0)
+            r.rep.first_ns = (double)(t1 - t0);
+        else
+            t[i] = t1 - t0;
     }
     if (r.rep.ok) tool_percentiles(t, (size_t)n, &r.rep.start);
     free(t);

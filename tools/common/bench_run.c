@@ -149,7 +149,8 @@ static int collect_reports(const int *fds, int nroles, bench_role_report *rep, b
         }
         uint64_t now = tool_now_ns();
         if (now >= deadline_ns) {
-            snprintf(err, cap, "did not finish within %.0f s (see --deadline)", deadline_s);
+            snprintf(err, cap, "did not finish within %.0f s (see --deadline)",
+                     deadline_s);
             return -1;
         }
         uint64_t left_ms = (deadline_ns - now) / 1000000u + 1;
@@ -204,8 +205,8 @@ static void measure(const bench_config *cfg, int pattern, const char *ep, size_t
     }
     bench_role_io a = {cfg, pattern, ep, size, count, ab[1], ba[0], ra[1]};
     bench_role_io b = {cfg, pattern, ep, size, count, ba[1], ab[0], rb[1]};
-    bool one_process = pattern == BENCH_STARTUP || cfg->threads ||
-                       strncmp(ep, "inproc://", 9) == 0;
+    bool one_process =
+        pattern == BENCH_STARTUP || cfg->threads || strncmp(ep, "inproc://", 9) == 0;
     pid_t pids[2] = {-1, -1};
     fflush(stdout);
     fflush(stderr);
@@ -318,8 +319,8 @@ static void measure(const bench_config *cfg, int pattern, const char *ep, size_t
     }
 }
 
-static void progress(const bench_config *cfg, int k, int total, int pattern, const char *ep,
-                     size_t size)
+static void progress(const bench_config *cfg, int k, int total, int pattern,
+                     const char *ep, size_t size)
 {
     if (!cfg->progress) return;
     char sz[32];
@@ -364,8 +365,10 @@ int bench_run(const bench_config *cfg)
                 measure(cfg, pattern, ep, cfg->sizes[s], count, &res);
                 progress_clear(cfg);
                 bench_report_result(cfg, &res);
-                if (res.failed) rc = TOOL_EXIT_ERROR;
-                else if (res.lossless && (res.lost || res.misordered) && rc == TOOL_EXIT_OK)
+                if (res.failed)
+                    rc = TOOL_EXIT_ERROR;
+                else if (res.lossless && (res.lost || res.misordered) &&
+                         rc == TOOL_EXIT_OK)
                     rc = TOOL_EXIT_TIMEOUT;
             }
         }

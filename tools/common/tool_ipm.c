@@ -76,7 +76,8 @@ static int load_params(tool_conn *c, ipm_config **cfg, const char **section,
 /* Settle the type: the connection's own `type` key, --type, or the default.
  * A --type that contradicts the connection's type is a usage error. Sets
  * *add_type when the params lack the type that is to be used. */
-static int settle_type(tool_conn *c, const ipm_params *p, const char **type, bool *add_type)
+static int settle_type(tool_conn *c, const ipm_params *p, const char **type,
+                       bool *add_type)
 {
     const char *own = ipm_params_get(p, "type");
     *add_type = false;

@@ -34,8 +34,9 @@ typedef struct tool_conn {
 int tool_ipm_fail(const char *what, ipm_status st);
 
 /* Open and connect a sender / receiver as described above (a receiver's
- * connect subscribes it to the connection's `topics` key, if any). Return TOOL_EXIT_OK with *out set, or an exit
- * code after printing the library's message (usage errors print a hint). */
+ * connect subscribes it to the connection's `topics` key, if any). Return TOOL_EXIT_OK
+ * with *out set, or an exit code after printing the library's message (usage errors print
+ * a hint). */
 int tool_open_sender(tool_conn *c, ipm_sender **out);
 int tool_open_receiver(tool_conn *c, ipm_receiver **out);
 

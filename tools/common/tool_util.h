@@ -31,9 +31,9 @@ enum {
 #define TOOL_EXIT_HELP                                                                   \
     "Exit status:\n"                                                                     \
     "  0    success\n"                                                                   \
-    "  1    runtime error (the library's message is printed on stderr)\n"              \
+    "  1    runtime error (the library's message is printed on stderr)\n"                \
     "  2    bad command line\n"                                                          \
-    "  3    timed out, or messages were lost where the pattern is lossless\n"          \
+    "  3    timed out, or messages were lost where the pattern is lossless\n"            \
     "  130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM\n"
 
 /* Program name used as the prefix of every message (basename of argv[0]). */

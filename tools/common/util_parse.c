@@ -34,14 +34,30 @@ bool tool_parse_size(const char *s, size_t *out)
     unsigned shift = 0;
     if (*end != '\0') {
         switch (*end) {
-        case 'k': case 'K': shift = 10; end++; break;
-        case 'm': case 'M': shift = 20; end++; break;
-        case 'g': case 'G': shift = 30; end++; break;
-        case 'B': break;
-        default: return false;
+        case 'k':
+        case 'K':
+            shift = 10;
+            end++;
+            break;
+        case 'm':
+        case 'M':
+            shift = 20;
+            end++;
+            break;
+        case 'g':
+        case 'G':
+            shift = 30;
+            end++;
+            break;
+        case 'B':
+            break;
+        default:
+            return false;
         }
-        if (shift != 0 && strcmp(end, "iB") == 0) end += 2;
-        else if (strcmp(end, "B") == 0) end += 1;
+        if (shift != 0 && strcmp(end, "iB") == 0)
+            end += 2;
+        else if (strcmp(end, "B") == 0)
+            end += 1;
         if (*end != '\0') return false;
     }
     if (v > (SIZE_MAX >> shift)) return false;
@@ -88,7 +104,8 @@ bool tool_parse_size_list(const char *s, size_t **out, size_t *n)
 bool tool_parse_timeout_ms(const char *s, int *out)
 {
     if (s == NULL) return false;
-    if (strcmp(s, "-1") == 0 || strcasecmp(s, "inf") == 0 || strcasecmp(s, "never") == 0) {
+    if (strcmp(s, "-1") == 0 || strcasecmp(s, "inf") == 0 ||
+        strcasecmp(s, "never") == 0) {
         *out = -1;
         return true;
     }
@@ -97,8 +114,10 @@ bool tool_parse_timeout_ms(const char *s, int *out)
     char *end = NULL;
     double v = strtod(s, &end);
     if (errno != 0) return false;
-    if (strcmp(end, "s") == 0) v *= 1000.0;
-    else if (*end != '\0' && strcmp(end, "ms") != 0) return false;
+    if (strcmp(end, "s") == 0)
+        v *= 1000.0;
+    else if (*end != '\0' && strcmp(end, "ms") != 0)
+        return false;
     if (v > INT_MAX) return false;
     *out = (int)ceil(v);
     return true;
@@ -111,8 +130,10 @@ bool tool_parse_seconds(const char *s, double *out)
     char *end = NULL;
     double v = strtod(s, &end);
     if (errno != 0 || !isfinite(v)) return false;
-    if (strcmp(end, "ms") == 0) v /= 1000.0;
-    else if (*end != '\0' && strcmp(end, "s") != 0) return false;
+    if (strcmp(end, "ms") == 0)
+        v /= 1000.0;
+    else if (*end != '\0' && strcmp(end, "s") != 0)
+        return false;
     if (v <= 0) return false;
     *out = v;
     return true;

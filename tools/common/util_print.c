@@ -28,13 +28,23 @@ void tool_print_escaped(FILE *f, const void *data, size_t size, size_t max)
     for (size_t i = 0; i < shown; i++) {
         unsigned char c = p[i];
         switch (c) {
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
         default:
-            if (c >= 0x20 && c < 0x7f) fputc(c, f);
-            else fprintf(f, "\\x%02x", c);
+            if (c >= 0x20 && c < 0x7f)
+                fputc(c, f);
+            else
+                fprintf(f, "\\x%02x", c);
         }
     }
     if (shown < size) fprintf(f, " ...(+%zu bytes)", size - shown);
@@ -48,8 +58,10 @@ void tool_print_hex(FILE *f, const void *data, size_t size, size_t max)
         fprintf(f, "  %08zx ", off);
         for (size_t i = 0; i < 16; i++) {
             if (i == 8) fputc(' ', f);
-            if (off + i < shown) fprintf(f, " %02x", p[off + i]);
-            else fputs("   ", f);
+            if (off + i < shown)
+                fprintf(f, " %02x", p[off + i]);
+            else
+                fputs("   ", f);
         }
         fputs("  |", f);
         for (size_t i = 0; i < 16 && off + i < shown; i++) {
