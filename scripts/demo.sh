@@ -66,13 +66,13 @@ pair() {
         ep=$(wait_for "$d/recv.err" "ready on" | sed 's/.* ready on //') || {
             say "FAILED: the receiver did not start:"; cat "$d/recv.err"; failed=$((failed + 1)); return; }
         sspec=${sspec//@ENDPOINT@/$ep}
-        say "\$ ipm-recv -c ${#messages[@]} $* '$rspec'    # ready on $ep"
+        say "\$ ipm-recv -c ${#messages[@]} ${*:+$* }'$rspec'    # ready on $ep"
         "$bin/ipm-send" -v -w 10s $sopts "$sspec" <"$d/in" 2>"$d/send.err" &
         pids+=($!)
         local spid=$!
         exec 3>"$d/in"
         wait_for "$d/send.err" "connected" >/dev/null || true
-        say "\$ ipm-send $sopts '$sspec'    # one message per stdin line"
+        say "\$ ipm-send ${sopts:+$sopts }'$sspec'    # one message per stdin line"
     else
         "$bin/ipm-send" -v -w 10s $sopts "$sspec" <"$d/in" 2>"$d/send.err" &
         pids+=($!)
@@ -81,13 +81,13 @@ pair() {
         ep=$(wait_for "$d/send.err" "connected to" | sed 's/.* connected to //') || {
             say "FAILED: the sender did not start:"; cat "$d/send.err"; failed=$((failed + 1)); return; }
         rspec=${rspec//@ENDPOINT@/$ep}
-        say "\$ ipm-send $sopts '$sspec'    # bound to $ep; one message per stdin line"
+        say "\$ ipm-send ${sopts:+$sopts }'$sspec'    # bound to $ep; one message per stdin line"
         "$bin/ipm-recv" -c ${#messages[@]} -w 10s "$@" "$rspec" >"$d/out" 2>"$d/recv.err" &
         pids+=($!)
         local rpid=$!
         wait_for "$d/recv.err" "ready on" >/dev/null || {
             say "FAILED: the receiver did not start:"; cat "$d/recv.err"; failed=$((failed + 1)); return; }
-        say "\$ ipm-recv -c ${#messages[@]} $* '$rspec'"
+        say "\$ ipm-recv -c ${#messages[@]} ${*:+$* }'$rspec'"
         # A subscription travels to the publisher asynchronously (ZeroMQ's
         # "slow joiner"); give it a moment before publishing.
         sleep 0.3
