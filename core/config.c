@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 struct section {
     char *name; /* lower case, as iniparser stores it */
@@ -140,6 +141,9 @@ static ipm_status scan(ipm_config *c, FILE *f)
         if (!eq) continue; /* iniparser reports it */
         char *key = trimmed(s, eq);
         lower(key);
+        if (!*key)
+            return ipm_set_error(IPM_ECONFIG, "%s:%d: '=%s' has no key before '='",
+                                 c->path, line, eq + 1);
         if (!cur)
             return ipm_set_error(IPM_ECONFIG,
                                  "%s:%d: key '%s' is outside any section; put it under a "
@@ -171,9 +175,13 @@ static ipm_status fill_values(ipm_config *c, dictionary *d)
         struct section *s = &c->sections[i];
         for (size_t k = 0; k < ipm_params_count(s->lines); k++) {
             const char *key = ipm_params_key_at(s->lines, k);
-            char full[512];
-            snprintf(full, sizeof full, "%s:%s", s->name, key);
+            /* Sized to fit: names have no length limit, and a truncated
+             * lookup would silently read an empty value. */
+            char *full = NULL;
+            if (asprintf(&full, "%s:%s", s->name, key) < 0)
+                return ipm_set_error(IPM_ENOMEM, "%s: out of memory", c->path);
             const char *v = iniparser_getstring(d, full, NULL);
+            free(full);
             ipm_status st = ipm_params_set(s->params, key, v ? v : "");
             if (st != IPM_OK) return st;
         }
@@ -252,6 +260,14 @@ ipm_status ipm_config_load(const char *path, ipm_config **out)
     if (!f)
         return ipm_set_error(IPM_ECONFIG, "cannot open INI file '%s': %s", path,
                              strerror(errno));
+    /* fopen() succeeds on a directory and reads then fail, which would load
+     * an empty configuration without a word. */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return ipm_set_error(IPM_ECONFIG, "INI file '%s' is %s, not a regular file", path,
+                             S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
+    }
     ipm_config *c = calloc(1, sizeof *c);
     if (!c || !(c->path = strdup(path))) {
         fclose(f);

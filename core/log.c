@@ -24,7 +24,8 @@ static void read_level(void)
 void ipm_log(ipm_log_level level, const char *fmt, ...)
 {
     pthread_once(&level_once, read_level);
-    if ((int)level < threshold) return;
+    if ((int)level < threshold || (int)level > IPM_LOG_WARN)
+        return; /* off, or not a level: the names table has no entry for it */
     static const char *const names[] = {"", "debug", "info", "warn"};
     char line[1024];
     va_list ap;
