@@ -92,17 +92,22 @@ int ipm__shm_queue_read(ipm__shm_seg *s, ipm__shm_queue_reader *r, ipm__shm_pool
         }
         uint64_t off = r->pos & (s->cap - 1);
         const unsigned char *base = at(s, r->pos);
-        ipm__shm_rec hd;
-        memcpy(&hd, base, sizeof hd);
-        bool sane;
-        if (hd.type == IPM_SHM_REC_PAD)
-            sane = hd.len == s->cap - off;
-        else
-            sane = hd.type == IPM_SHM_REC_MSG && hd.meta_size <= IPM_SHM_MAX_METADATA &&
-                   hd.size <= s->max_message_size &&
-                   hd.len == ipm__shm_rec_len(hd.meta_size, hd.size) &&
-                   off + hd.len <= s->cap;
-        if (!sane || hd.len > r->head - r->pos) {
+        ipm__shm_rec hd = {0};
+        /* head comes from shared memory: never trust it to be aligned or
+         * within one queue of our position (a lossless queue cannot be). */
+        bool sane = r->pos % IPM_SHM_REC_ALIGN == 0 && r->head - r->pos <= s->cap;
+        if (sane) {
+            memcpy(&hd, base, sizeof hd);
+            if (hd.type == IPM_SHM_REC_PAD)
+                sane = hd.len == s->cap - off;
+            else
+                sane = hd.type == IPM_SHM_REC_MSG && hd.meta_size <= IPM_SHM_MAX_METADATA &&
+                       hd.size <= s->max_message_size &&
+                       hd.len == ipm__shm_rec_len(hd.meta_size, hd.size) &&
+                       off + hd.len <= s->cap;
+            sane = sane && hd.len <= r->head - r->pos;
+        }
+        if (!sane) {
             ipm_set_error(
                 IPM_ESYS,
                 "ShmReceiver shm://%s: corrupt record at position %llu; was the "

@@ -126,18 +126,23 @@ int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r,
         const uint64_t pos = r->pos;
         const uint64_t off = pos & (cap - 1);
         const unsigned char *base = (const unsigned char *)rec_at(s, pos);
-        ipm__shm_rec hd;
-        ipm__shm_copy_out(&hd, base, sizeof hd);
-
-        bool sane;
-        if (hd.type == IPM_SHM_REC_PAD)
-            sane = hd.len == cap - off;
-        else
-            sane = hd.type == IPM_SHM_REC_MSG && hd.meta_size <= IPM_SHM_MAX_METADATA &&
-                   hd.size <= s->max_message_size &&
-                   hd.len == ipm__shm_rec_len(hd.meta_size, hd.size) &&
-                   off + hd.len <= cap;
-        sane = sane && hd.len <= head - pos;
+        ipm__shm_rec hd = {0};
+        /* Positions come from shared memory that any process of the user can
+         * write: an unaligned one would read a header across the end of the
+         * mapping, and one more than the ring behind head can only be
+         * legitimate if we were lapped (checked below). */
+        bool sane = pos % IPM_SHM_REC_ALIGN == 0 && head - pos <= cap;
+        if (sane) {
+            ipm__shm_copy_out(&hd, base, sizeof hd);
+            if (hd.type == IPM_SHM_REC_PAD)
+                sane = hd.len == cap - off;
+            else
+                sane = hd.type == IPM_SHM_REC_MSG && hd.meta_size <= IPM_SHM_MAX_METADATA &&
+                       hd.size <= s->max_message_size &&
+                       hd.len == ipm__shm_rec_len(hd.meta_size, hd.size) &&
+                       off + hd.len <= cap;
+            sane = sane && hd.len <= head - pos;
+        }
         if (!sane) {
             if (overtaken(h, pos)) goto lapped;
             ipm_set_error(
