@@ -3,14 +3,15 @@
  * loop, as a DAQ run control does across thousands of runs: nothing may
  * grow. After a warm-up, the process's open file descriptors, threads and
  * resident memory are sampled; at the end (after ZeroMQ's asynchronous
- * closes settle) fds and threads must be back at the warm-up level and
- * memory within a small bound.
+ * closes settle) fds and threads must be back at the warm-up level, the
+ * heap in use (mallinfo2) within 2 MiB and resident memory within a bound.
  *
- * Counts: the issue asks for 10 000. With bind+connect each ZeroMQ cycle
- * costs about 1 ms natively and several under ASan, so the default run
- * (rel_churn) uses 2000 per kind, which finishes in seconds even on a loaded
- * 2-core machine; rel_churn_long (label soak, IPM_SOAK=1) runs the full
- * 10 000 per kind. Both print the time each kind took.
+ * Counts: the issue asks for 10 000 per kind. Measured (RelWithDebInfo,
+ * 2 cores): a ZeroMQ cycle costs 0.02-0.1 ms, a ShmSender attach ~1.5 ms,
+ * several times that under ASan; the default run (rel_churn) does 2000 per
+ * kind (500 ShmSender attaches) and takes seconds; rel_churn_long (label
+ * soak, IPM_SOAK=1) does the full 10 000 of each. Both print the times.
+ * IPM_CHURN_COUNT overrides the count.
  *
  * Kinds: ZmqReceiver (bind tcp *:0), ZmqSender (connect to a live receiver),
  * ZmqReceiver+ZmqSender over ipc://, ZmqPublisher+ZmqSubscriber over tcp,
@@ -21,6 +22,7 @@
 #define _GNU_SOURCE
 #include "rel_util.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,39 +44,88 @@ const char *__asan_default_options(void)
 }
 #endif
 
-#define RSS_BOUND_MIB 24
+/* After the loop (and ZeroMQ's asynchronous closes) the heap in use may
+ * exceed the baseline by this much (allocator caches), resident memory by
+ * RSS_BOUND_MIB; ASan's own bookkeeping gets a wider RSS bound. */
+#define HEAP_BOUND_KIB 2048
+#define RSS_BOUND_MIB 32
+#define RSS_BOUND_ASAN_MIB 128
+/* ZeroMQ closes sockets asynchronously: a tight loop of 10 000 connect +
+ * destroy has thousands of fds still open at its end (measured: ~11 000),
+ * more than the usual soft limit of 1024, so that ipm_*_create fails with
+ * EMFILE. Every PACE cycles the loop waits for the count to come down. */
+#define PACE 250
+#define PACE_FDS 200
 
-static int count;     /* cycles per kind */
+static int count; /* cycles per kind */
 static bool soak;
+
+static long heap_kib(void)
+{
+#if defined(__GLIBC__) && !defined(REL_ASAN_BUILD)
+    struct mallinfo2 mi = mallinfo2();
+    return (long)((mi.uordblks + mi.hblkhd) / 1024);
+#else
+    return -1; /* not known here; the RSS check still applies */
+#endif
+}
+
+/* Wait until the fd count has not changed for 200 ms (at most 5 s). */
+static int quiesce(void)
+{
+    int last = rel_fd_count();
+    double stable_since = ipm_test_now_ms(), end = stable_since + 5000;
+    while (ipm_test_now_ms() < end && ipm_test_now_ms() - stable_since < 200) {
+        rel_sleep_ms(10);
+        int n = rel_fd_count();
+        if (n != last) stable_since = ipm_test_now_ms();
+        last = n;
+    }
+    return last;
+}
 
 typedef bool (*cycle_fn)(int i, void *arg);
 
-/* Run fn count times; sample after the first tenth; check at the end. */
-static void churn(const char *what, cycle_fn fn, void *arg, int n)
+/* Warm up with a tenth of n cycles, take the baseline, run n cycles, let
+ * the closes settle, compare. Returns false (with the reason printed by
+ * cmocka) so that the caller can clean up before failing. */
+static bool churn(const char *what, cycle_fn fn, void *arg, int n)
 {
-    int warm = n / 10 > 0 ? n / 10 : 1;
-    int fd0 = 0, th0 = 0;
-    long rss0 = 0;
+    for (int i = 0; i < n / 10 + 1; i++)
+        if (!fn(i, arg)) {
+            print_error("%s, warm-up cycle %d: %s\n", what, i, ipm_last_error());
+            return false;
+        }
+    int fd0 = quiesce(), th0 = rel_thread_count(), peak = fd0;
+    long rss0 = rel_rss_kib(), heap0 = heap_kib();
     double t0 = ipm_test_now_ms();
     for (int i = 0; i < n; i++) {
-        if (i == warm) {
-            fd0 = rel_fd_count();
-            th0 = rel_thread_count();
-            rss0 = rel_rss_kib();
+        if (!fn(i, arg)) {
+            print_error("%s, cycle %d: %s\n", what, i, ipm_last_error());
+            return false;
         }
-        if (!fn(i, arg)) fail_msg("%s, cycle %d: %s", what, i, ipm_last_error());
+        if (i % PACE == PACE - 1) {
+            int fds = rel_fd_count();
+            if (fds > peak) peak = fds;
+            rel_settle(rel_fd_count, fd0 + PACE_FDS, 5000);
+        }
     }
     double took = ipm_test_now_ms() - t0;
     int fds = rel_settle(rel_fd_count, fd0, 5000);
     int threads = rel_settle(rel_thread_count, th0, 5000);
-    long rss = rel_rss_kib();
-    printf("[ churn    ] %-34s %6d cycles in %7.0f ms (%.3f ms each); fds %d -> %d, "
-           "threads %d -> %d, RSS %ld -> %ld KiB\n",
-           what, n, took, took / n, fd0, fds, th0, threads, rss0, rss);
-    if (fds > fd0) fail_msg("%s: %d fds leaked", what, fds - fd0);
-    if (threads > th0) fail_msg("%s: %d threads leaked", what, threads - th0);
-    if ((rss - rss0) / 1024 >= RSS_BOUND_MIB)
-        fail_msg("%s: memory grew by %ld MiB", what, (rss - rss0) / 1024);
+    long rss = rel_rss_kib(), heap = heap_kib();
+    printf("[ churn    ] %-34s %6d cycles in %7.0f ms (%.3f ms each); fds %d -> %d (peak %d), "
+           "threads %d -> %d, RSS %ld -> %ld KiB, heap %ld -> %ld KiB\n",
+           what, n, took, took / n, fd0, fds, peak, th0, threads, rss0, rss, heap0, heap);
+    long rss_bound = (rel_under_asan() ? RSS_BOUND_ASAN_MIB : RSS_BOUND_MIB) * 1024L;
+    bool ok = true;
+    if (fds > fd0) ok = false, print_error("%s: %d fds leaked\n", what, fds - fd0);
+    if (threads > th0) ok = false, print_error("%s: %d threads leaked\n", what, threads - th0);
+    if (rss - rss0 > rss_bound)
+        ok = false, print_error("%s: resident memory grew by %ld KiB\n", what, rss - rss0);
+    if (heap0 >= 0 && heap - heap0 > HEAP_BOUND_KIB)
+        ok = false, print_error("%s: heap in use grew by %ld KiB\n", what, heap - heap0);
+    return ok;
 }
 
 static bool open_receiver(const char *type, const char *endpoint, const char *extra,
@@ -156,14 +207,33 @@ static bool shm_receiver(int i, void *arg)
     return ok;
 }
 
+struct keeper {
+    const char *endpoint;
+    ipm_receiver *r;
+};
+
 static bool shm_sender(int i, void *arg)
 {
-    (void)i;
+    struct keeper *k = arg;
     ipm_sender *s = NULL;
-    bool ok = open_sender("ShmSender", arg, NULL, &s);
-    if (ok && i % 10 == 0) ok = ipm_send(s, "x", 1, 10000, NULL) == IPM_OK;
+    bool ok = open_sender("ShmSender", k->endpoint, NULL, &s);
+    /* Every tenth sender carries a message, which the keeper takes. */
+    if (ok && i % 10 == 0) {
+        ipm_message m;
+        ok = ipm_send(s, "x", 1, 10000, NULL) == IPM_OK && ipm_receive(k->r, &m, 10000) == IPM_OK;
+        if (ok) ipm_message_release(&m);
+    }
     ipm_sender_destroy(s);
     return ok;
+}
+
+/* A ShmSender attach + destroy costs 1.5-2 ms natively (an inotify watch,
+ * the mapping, /proc reads for the liveness claim) and ~7 ms under ASan: the
+ * default run does a quarter of the count so that it stays within seconds;
+ * the soak does all 10 000. */
+static int shm_sender_count(void)
+{
+    return soak ? count : count / 4;
 }
 
 static void test_zmq(void **state)
@@ -175,12 +245,13 @@ static void test_zmq(void **state)
     assert_true(open_receiver("ZmqReceiver", "tcp://127.0.0.1:*", NULL, &keeper));
     char endpoint[256];
     snprintf(endpoint, sizeof endpoint, "%s", ipm_receiver_endpoint(keeper));
-    churn("ZmqReceiver bind tcp + destroy", receiver_bind_tcp, NULL, count);
-    churn("ZmqSender connect tcp + destroy", sender_connect, endpoint, count);
-    churn("ZmqReceiver+ZmqSender ipc", pair_ipc, NULL, count / 2);
+    bool ok = churn("ZmqReceiver bind tcp + destroy", receiver_bind_tcp, NULL, count);
+    ok &= churn("ZmqSender connect tcp + destroy", sender_connect, endpoint, count);
+    ok &= churn("ZmqReceiver+ZmqSender ipc", pair_ipc, NULL, count / 2);
     if (rel_plugin_available("ZmqPublisher") && rel_plugin_available("ZmqSubscriber"))
-        churn("ZmqPublisher+ZmqSubscriber tcp", pubsub_tcp, NULL, count / 2);
+        ok &= churn("ZmqPublisher+ZmqSubscriber tcp", pubsub_tcp, NULL, count / 2);
     ipm_receiver_destroy(keeper);
+    assert_true(ok);
 }
 
 static void test_zmq_context(void **state)
@@ -188,7 +259,7 @@ static void test_zmq_context(void **state)
     (void)state;
     if (!rel_plugin_available("ZmqSender") || !rel_plugin_available("ZmqReceiver")) skip();
     /* Nothing else alive: each cycle creates and terminates the context. */
-    churn("ZmqReceiver alone (context churn)", receiver_bind_tcp, NULL, count / 10);
+    assert_true(churn("ZmqReceiver alone (context churn)", receiver_bind_tcp, NULL, count / 10));
 }
 
 static void test_shm(void **state)
@@ -199,9 +270,11 @@ static void test_shm(void **state)
     snprintf(ep, sizeof ep, "shm://%s", ipm_test_unique(name, sizeof name, "churnkeep"));
     ipm_receiver *keeper;
     assert_true(open_receiver("ShmReceiver", ep, "buffer_size=64Ki", &keeper));
-    churn("ShmReceiver create + destroy", shm_receiver, NULL, count);
-    churn("ShmSender attach + destroy", shm_sender, ep, count);
+    bool ok = churn("ShmReceiver create + destroy", shm_receiver, NULL, count);
+    struct keeper k = {ep, keeper};
+    ok &= churn("ShmSender attach + destroy", shm_sender, &k, shm_sender_count());
     ipm_receiver_destroy(keeper);
+    assert_true(ok);
 }
 
 int main(void)
