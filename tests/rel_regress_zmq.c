@@ -1,6 +1,6 @@
 /*
  * rel_regress_zmq.c — regressions in plugins/zmq found by the reliability
- * tests (issue 6); each FAILS UNTIL FIXED.
+ * tests (issue 6), kept so that they stay fixed.
  *
  * test_port_out_of_range: zmq_common.c ipm__zmq_bind() / ipm__zmq_connect() hand the port to
  * libzmq unchecked, and libzmq takes it modulo 65536: ZmqReceiver on

@@ -107,8 +107,35 @@ static bool bindable_as_is(const char *host)
            if_nametoindex(host) != 0;
 }
 
+/* libzmq parses a tcp:// port with atoi and keeps it modulo 65536, so
+ * "tcp://host:99999" would silently bind or connect to port 34463. A port
+ * must be "*" or a decimal number in 0..65535; anything else is refused here
+ * with the endpoint named. Non-tcp endpoints are left to libzmq. */
+static ipm_status check_tcp_port(const ipm_zmq *z, const char *endpoint, const char *verb)
+{
+    if (strncmp(endpoint, "tcp://", 6) != 0) return IPM_OK;
+    const char *colon = strrchr(endpoint, ':');
+    if (colon == NULL || colon < endpoint + 6)
+        return ipm_set_error(IPM_ECONNECT, "%s: cannot %s '%s': no ':port' after the host",
+                             z->plugin, verb, endpoint);
+    const char *port = colon + 1;
+    if (strcmp(port, "*") == 0) return IPM_OK;
+    unsigned long v = 0;
+    size_t n = 0;
+    for (; port[n] >= '0' && port[n] <= '9' && v <= 65535; n++)
+        v = v * 10 + (unsigned long)(port[n] - '0');
+    if (n == 0 || port[n] != '\0' || v > 65535)
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s: cannot %s '%s': port '%s' is not '*' or a number in "
+                             "0..65535",
+                             z->plugin, verb, endpoint, port);
+    return IPM_OK;
+}
+
 ipm_status ipm__zmq_bind(ipm_zmq *z, const char *endpoint)
 {
+    ipm_status st = check_tcp_port(z, endpoint, "bind to");
+    if (st != IPM_OK) return st;
     const char *colon = strrchr(endpoint, ':');
     if (strncmp(endpoint, "tcp://", 6) != 0 || colon == NULL || colon < endpoint + 6) {
         if (zmq_bind(z->sock, endpoint) != 0)
@@ -171,6 +198,8 @@ ipm_status ipm__zmq_bind(ipm_zmq *z, const char *endpoint)
 
 ipm_status ipm__zmq_connect(ipm_zmq *z, const char *endpoint)
 {
+    ipm_status st = check_tcp_port(z, endpoint, "connect to");
+    if (st != IPM_OK) return st;
     if (zmq_connect(z->sock, endpoint) != 0)
         return ipm_set_error(IPM_ECONNECT, "%s: cannot connect to '%s': %s", z->plugin,
                              endpoint, zmq_strerror(errno));
@@ -188,6 +217,19 @@ ipm_status ipm__zmq_open_endpoint(ipm_zmq *z, const ipm_params *p, const char *h
     const char *endpoint = NULL;
     ipm_status st = endpoint_param(z, p, &endpoint);
     if (st == IPM_OK) st = ipm__zmq_apply_options(z, p, hwm_key);
+    if (st == IPM_OK && z->type == ZMQ_PULL && strncmp(endpoint, "ipc://", 6) == 0 &&
+        ipm_params_get(p, hwm_key) == NULL && ipm_params_get(p, "capacity") == NULL) {
+        /* libzmq 4.3 loses messages over ipc:// when a PUSH peer closes while
+         * this PULL socket is at its receive high-water mark: its engine,
+         * with input stopped, takes the EPOLLHUP of the closed Unix socket as
+         * an I/O error and drops what is still in the kernel (libzmq issue
+         * #4660; tcp:// reports only EPOLLRDHUP and is not affected). A
+         * receive queue without limit never stops input, so every message a
+         * ZmqSender accepted arrives. The price: the backlog of a slow
+         * receiver grows in its own memory instead of pushing back on the
+         * sender. An explicit recv_hwm or capacity restores the bound. */
+        st = set_int_option(z, ZMQ_RCVHWM, 0, "recv_hwm");
+    }
     if (st != IPM_OK) return st;
     if (do_bind) {
         st = ipm__zmq_bind(z, endpoint);
