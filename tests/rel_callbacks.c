@@ -130,24 +130,30 @@ static void on_message(const ipm_message *m, void *user)
     struct seen *s = user;
     if (atomic_load(&s->unregistered)) atomic_fetch_add(&s->late, 1);
     account(s, m);
+    /* Everything this call needs from s is read under the lock, and its last
+     * touch of s is an unlock: a callback that unregistered itself runs on a
+     * thread nobody joins, so the lock is all that orders its accesses
+     * before the test reusing this memory. */
     pthread_mutex_lock(&s->lock);
     int call = ++s->calls;
+    int sleep_ms = s->sleep_ms;
+    bool unregister = call == s->unregister_at;
+    bool reregister = s->reregister_at != 0 && call == s->reregister_at;
+    if (reregister) s->unregister_at = 0;
+    ipm_receiver *r = s->r;
     pthread_mutex_unlock(&s->lock);
-    if (s->sleep_ms) rel_sleep_ms(s->sleep_ms);
-    if (call == s->unregister_at) {
+    if (sleep_ms) rel_sleep_ms(sleep_ms);
+    if (unregister) {
         double t0 = ipm_test_now_ms();
-        ipm_status st = ipm_receiver_set_callback(s->r, NULL, NULL);
+        ipm_status st = ipm_receiver_set_callback(r, NULL, NULL);
         double took = ipm_test_now_ms() - t0;
+        if (!reregister) atomic_store(&s->unregistered, true);
         pthread_mutex_lock(&s->lock);
         s->self_status = st;
         s->self_ms = took;
         pthread_mutex_unlock(&s->lock);
-        if (s->reregister_at == 0) atomic_store(&s->unregistered, true);
     }
-    if (s->reregister_at && call == s->reregister_at) {
-        s->unregister_at = 0;
-        ipm_receiver_set_callback(s->r, on_message, s);
-    }
+    if (reregister) ipm_receiver_set_callback(r, on_message, s);
 }
 
 static int calls(struct seen *s)

@@ -67,6 +67,12 @@ static void area_init(area *a, uint32_t kind)
     snprintf(a->seg.name, sizeof a->seg.name, "regress");
 }
 
+static void area_fini(area *a)
+{
+    munmap(a->map, CAP + 4096);
+    free(a->h);
+}
+
 /* A PAD record covering the whole data area, as a writer leaves at 0. */
 static void whole_area_pad(area *a)
 {
@@ -141,6 +147,7 @@ static void test_ring_unaligned_tail(void **state)
     atomic_store(&a.h->head, (uint64_t)CAP + 64);
     memset(a.map + CAP - 1, 0, 1);
     expect_answer(read_ring, &a, "ring with tail % 32 != 0");
+    area_fini(&a);
 }
 
 static void test_queue_head_beyond_capacity(void **state)
@@ -151,6 +158,7 @@ static void test_queue_head_beyond_capacity(void **state)
     whole_area_pad(&a);
     atomic_store(&a.h->head, (uint64_t)1 << 60);
     expect_answer(read_queue, &a, "queue with head - pos > capacity");
+    area_fini(&a);
 }
 
 static void test_ring_tail_ahead_of_head(void **state)
@@ -162,6 +170,7 @@ static void test_ring_tail_ahead_of_head(void **state)
     atomic_store(&a.h->tail, (uint64_t)1 << 40);
     atomic_store(&a.h->head, ((uint64_t)1 << 40) - CAP);
     expect_answer(read_ring, &a, "ring with tail > head");
+    area_fini(&a);
 }
 
 int main(void)
