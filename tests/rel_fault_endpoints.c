@@ -3,7 +3,7 @@
  * an unreachable peer (a port nobody listens on), a host name that does not
  * resolve, an ipc:// path in a directory that does not exist, malformed
  * endpoints, a shm:// name that is taken or invalid. (A tcp port outside
- * 0..65535 is accepted today: that bug is pinned by rel_regress_zmq.)
+ * 0..65535 is refused too; that case lives in rel_regress_zmq.)
  *
  * Each gives a clear status at the right call (a bind fails at connect, a
  * connect to an absent peer fails at send, with IPM_ETIMEDOUT within its

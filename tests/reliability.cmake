@@ -3,7 +3,7 @@
 #   reliability  every test here
 #   threads      tests whose point is concurrency; the TSan run takes these
 #   fault        killed peers, bad endpoints, slow consumers (forked processes)
-#   regression   inputs found by fuzzing or review; each fails until its bug is fixed
+#   regression   inputs found by fuzzing or review; each pins a fixed bug
 #   soak         the long versions (10 million messages, 10 000 objects); not run
 #                by default: ctest -LE soak runs everything else, and the soak
 #                tests skip (exit 77) unless IPM_SOAK=1 is set in the environment:
@@ -57,7 +57,7 @@ ipm_add_rel_test(rel_soak TIMEOUT 600)
 ipm_add_rel_test(rel_soak_long SOURCES rel_soak.c LABELS soak TIMEOUT 7200
                  ENVIRONMENT IPM_REL_SOAK_MODE=1)
 
-# Regressions: each test names the bug it pins and fails until it is fixed.
+# Regressions: each test names the bug it pins, so that it stays fixed.
 ipm_add_rel_test(rel_regress_core LABELS regression TIMEOUT 120)
 ipm_add_rel_test(rel_regress_log LABELS regression TIMEOUT 60 ENVIRONMENT IPM_LOG=debug)
 ipm_add_rel_test(rel_regress_zmq LABELS regression TIMEOUT 60)
