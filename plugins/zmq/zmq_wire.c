@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -23,8 +25,52 @@
  * metadata, allocated together with the holder in one block. */
 typedef struct zmq_holder {
     zmq_msg_t data;
+    size_t cap; /* bytes of metadata[] */
     char metadata[];
 } zmq_holder;
+
+/* Room for metadata in a new holder: DAQ topics are short, so one size
+ * fits nearly every message and a spare holder can be reused. */
+#define HOLDER_MIN_METADATA 64
+
+/* One spare holder per thread. A receive loop (receive, use, release) then
+ * allocates nothing per message: release parks the holder, the next receive
+ * on the thread takes it back. A thread-specific key, not a per-socket
+ * cache, because release may run on any thread after the receiver is gone;
+ * its destructor frees the spare when a thread exits. */
+static pthread_key_t spare_key;
+static bool spare_ok;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_init(void)
+{
+    spare_ok = pthread_key_create(&spare_key, free) == 0;
+}
+
+static zmq_holder *holder_get(size_t meta_len)
+{
+    pthread_once(&spare_once, spare_init);
+    if (spare_ok) {
+        zmq_holder *h = pthread_getspecific(spare_key);
+        if (h != NULL && h->cap > meta_len) {
+            pthread_setspecific(spare_key, NULL);
+            return h;
+        }
+    }
+    size_t cap = meta_len + 1 > HOLDER_MIN_METADATA ? meta_len + 1 : HOLDER_MIN_METADATA;
+    zmq_holder *h = malloc(sizeof *h + cap);
+    if (h != NULL) h->cap = cap;
+    return h;
+}
+
+static void holder_put(zmq_holder *h)
+{
+    pthread_once(&spare_once, spare_init);
+    if (spare_ok && pthread_getspecific(spare_key) == NULL &&
+        pthread_setspecific(spare_key, h) == 0)
+        return;
+    free(h);
+}
 
 /* Set a timeout option only when it differs from what the socket has.
  * ZeroMQ measures its timeouts on a clock with 1 ms steps, so a wait of ms
@@ -57,9 +103,26 @@ ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char 
     static const char empty[1] = "";
     if (data == NULL)
         data = empty; /* size is 0: ZeroMQ copies nothing, but wants a pointer */
+
+    /* Fast path: a peer with room takes the message at once, with no clock
+     * read and no timeout option; only a message that must wait pays for
+     * the deadline below. */
+    if (zmq_send(z->sock, metadata, metadata_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+        for (;;) {
+            if (zmq_send(z->sock, data, size, ZMQ_DONTWAIT) >= 0) return IPM_OK;
+            if (errno != EINTR) break;
+        }
+        if (errno != EAGAIN)
+            return ipm_set_error(IPM_ESYS, "%s: send to '%s' failed: %s", z->plugin,
+                                 z->endpoint, zmq_strerror(errno));
+        /* rolled back (see below): wait as for a full pipe */
+    } else if (errno != EAGAIN && errno != EINTR) {
+        return ipm_set_error(IPM_ESYS, "%s: send to '%s' failed: %s", z->plugin,
+                             z->endpoint, zmq_strerror(errno));
+    }
     int64_t deadline = ipm_deadline_ns(timeout_ms);
 
-    for (;;) {
+    while (timeout_ms != 0) {
         int wait = budget_ms(timeout_ms, deadline);
         int flags = ZMQ_SNDMORE;
         if (wait == 0) {
@@ -103,6 +166,12 @@ ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char 
  * early, and a signal interrupts it; both cases wait again for the rest. */
 static ipm_status receive_first(ipm_zmq *z, zmq_msg_t *frame, int timeout_ms)
 {
+    /* Fast path: a message already queued is taken with no clock read and
+     * no timeout option. */
+    if (zmq_msg_recv(frame, z->sock, ZMQ_DONTWAIT) >= 0) return IPM_OK;
+    if (errno != EAGAIN && errno != EINTR)
+        return ipm_set_error(IPM_ESYS, "%s: receive on '%s' failed: %s", z->plugin,
+                             z->endpoint, zmq_strerror(errno));
     int64_t deadline = ipm_deadline_ns(timeout_ms);
     for (;;) {
         int wait = budget_ms(timeout_ms, deadline);
@@ -152,7 +221,7 @@ ipm_status ipm__zmq_receive(void *state, ipm_message *msg, int timeout_ms)
      * copied up to its first NUL so that metadata_size is its strlen. */
     bool more = zmq_msg_more(&first);
     size_t meta_len = more ? strnlen(zmq_msg_data(&first), zmq_msg_size(&first)) : 0;
-    zmq_holder *h = malloc(sizeof *h + meta_len + 1);
+    zmq_holder *h = holder_get(meta_len);
     if (h == NULL) {
         zmq_msg_close(&first);
         while (more) { /* keep the socket at a message boundary */
@@ -172,7 +241,7 @@ ipm_status ipm__zmq_receive(void *state, ipm_message *msg, int timeout_ms)
         int e = errno;
         zmq_msg_close(&first);
         zmq_msg_close(&h->data);
-        free(h);
+        holder_put(h);
         return ipm_set_error(IPM_ESYS, "%s: incomplete message on '%s': %s", z->plugin,
                              z->endpoint, zmq_strerror(e));
     }
@@ -205,6 +274,6 @@ void ipm__zmq_release(ipm_message *msg)
     zmq_holder *h = msg->opaque_[0];
     if (h == NULL) return;
     zmq_msg_close(&h->data);
-    free(h);
+    holder_put(h);
     msg->opaque_[0] = NULL;
 }
