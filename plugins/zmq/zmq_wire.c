@@ -166,12 +166,6 @@ ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char 
  * early, and a signal interrupts it; both cases wait again for the rest. */
 static ipm_status receive_first(ipm_zmq *z, zmq_msg_t *frame, int timeout_ms)
 {
-    /* Fast path: a message already queued is taken with no clock read and
-     * no timeout option. */
-    if (zmq_msg_recv(frame, z->sock, ZMQ_DONTWAIT) >= 0) return IPM_OK;
-    if (errno != EAGAIN && errno != EINTR)
-        return ipm_set_error(IPM_ESYS, "%s: receive on '%s' failed: %s", z->plugin,
-                             z->endpoint, zmq_strerror(errno));
     int64_t deadline = ipm_deadline_ns(timeout_ms);
     for (;;) {
         int wait = budget_ms(timeout_ms, deadline);
