@@ -167,8 +167,9 @@ ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char 
 static ipm_status receive_first(ipm_zmq *z, zmq_msg_t *frame, int timeout_ms)
 {
     int64_t deadline = ipm_deadline_ns(timeout_ms);
-    for (;;) {
-        int wait = budget_ms(timeout_ms, deadline);
+    /* The first wait is the whole timeout: the clock was read just now, so
+     * only later turns need to ask it what is left. */
+    for (int wait = timeout_ms;; wait = budget_ms(timeout_ms, deadline)) {
         int flags = 0;
         if (wait == 0) {
             flags = ZMQ_DONTWAIT;
