@@ -5,9 +5,11 @@
 # ipm-bench (ZmqSender -> ZmqReceiver) and zmq-baseline (raw PUSH -> PULL,
 # the same two-frame wire form, on the same harness), interleaved so that a
 # change in machine load hits both alike, repeats the round, and prints the
-# median figures and the ipm/raw ratios for throughput and latency. A third
-# row measures DUNE-DAQ's receive strategy (non-blocking receive, usleep(1000)
-# while empty) as a reference. Shm rows are added when the Shm plugins exist.
+# median figures and, for throughput and latency, the median over rounds of
+# each round's ipm/raw ratio (the two run back to back, so drift in machine
+# load between rounds cancels). A third row measures DUNE-DAQ's receive
+# strategy (non-blocking receive, usleep(1000) while empty) as a reference.
+# Shm rows are added when the Shm plugins exist.
 #
 # Usage: bench/run.sh [-b BUILD_DIR] [-r REPEATS] [-q] [-m FILE.md] [-t "tcp ipc inproc"]
 #                     [-s "64 4k 1M"] [-k]
@@ -169,6 +171,7 @@ function median(key,   n, i, j, t, v) {
     return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
 function add(key, x) { cnt[key]++; val[key, cnt[key]] = x + 0 }
+function delete_key(key) { cnt[key] = 0 }
 function rate(x) {
     if (x == "") return "—"
     if (x >= 1e6) return sprintf("%.2f M", x / 1e6)
@@ -177,9 +180,17 @@ function rate(x) {
 }
 function us(x) { if (x == "") return "—"; return x >= 100 ? sprintf("%.0f", x) : sprintf("%.1f", x) }
 function mb(x) { if (x == "") return "—"; return sprintf("%.0f", x) }
-function ratio(a, b, target, higher,   r, miss) {
-    if (a == "" || b == "" || b == 0) return "—"
-    r = a / b
+# The ratio is the median over rounds of ipm/raw within each round: the two
+# run back to back, so a change in machine load between rounds cancels out
+# (the median of each column alone keeps it).
+function ratio(pkey, k, target, higher,   n, i, a, b, r, miss, key) {
+    n = 0; key = "ratio" SUBSEP pkey SUBSEP k; delete_key(key)
+    for (i = 1; i <= maxround; i++) {
+        a = rv[pkey, "ipm", k, i]; b = rv[pkey, "zmq", k, i]
+        if (a != "" && b != "" && b > 0) add(key, a / b)
+    }
+    r = median(key)
+    if (r == "") return "—"
     miss = higher ? (r < target) : (r > target)
     return sprintf("%.2fx%s", r, miss ? " *" : "")
 }
@@ -207,8 +218,9 @@ function mdsep(n,   i, s) {
     if (p == "startup") { first = field($0, "first_us"); p50 = field($0, "start_p50_us"); p99 = field($0, "start_p99_us"); next }
     b = field($0, "size")
     k = impl SUBSEP tr SUBSEP b
-    if (p == "throughput") { add("thr" SUBSEP k, field($0, "msgs_per_s")); add("mbs" SUBSEP k, field($0, "mb_per_s")) }
-    else { add("p50" SUBSEP k, field($0, "lat_p50_us")); add("p99" SUBSEP k, field($0, "lat_p99_us")) }
+    rnd = field($0, "round") + 0; if (rnd > maxround) maxround = rnd
+    if (p == "throughput") { add("thr" SUBSEP k, field($0, "msgs_per_s")); add("mbs" SUBSEP k, field($0, "mb_per_s")); rv["thr", impl, tr SUBSEP b, rnd] = field($0, "msgs_per_s") }
+    else { add("p50" SUBSEP k, field($0, "lat_p50_us")); add("p99" SUBSEP k, field($0, "lat_p99_us")); rv["p50", impl, tr SUBSEP b, rnd] = field($0, "lat_p50_us") }
     if (field($0, "lost") + 0 > 0 && field($0, "lossless") == "true") lost[impl " " tr " " b]++
 }
 END {
@@ -222,7 +234,7 @@ END {
     if (have_shm + 0) T[++ntr] = "shm"
     if (md != "") {
         print "Measured with `bench/run.sh` (" mode ") on " machine ", libzmq " zmqv "." > md
-        print "ipm = ZmqSender → ZmqReceiver through libipm; raw = the same PUSH/PULL sockets and two-frame wire form with plain libzmq, on the same harness; DUNE poll = raw libzmq receiving the way DUNE-DAQ ipm does (non-blocking receive, `usleep(1000)` while empty). shm = ShmSender → ShmReceiver (no raw counterpart). `*` marks a ratio outside the target (throughput ≥ 0.90x, latency ≤ 1.10x raw)." > md
+        print "ipm = ZmqSender → ZmqReceiver through libipm; raw = the same PUSH/PULL sockets and two-frame wire form with plain libzmq, on the same harness; DUNE poll = raw libzmq receiving the way DUNE-DAQ ipm does (non-blocking receive, `usleep(1000)` while empty). shm = ShmSender → ShmReceiver (no raw counterpart). ipm/raw is the median of the per-round ratios. `*` marks a ratio outside the target (throughput ≥ 0.90x, latency ≤ 1.10x raw)." > md
         print "" > md
     }
     print "ipm vs raw libzmq (" mode ")"
@@ -239,7 +251,7 @@ END {
             c[6] = mb(median("mbs" SUBSEP "shm" SUBSEP k)); c[7] = "—"; c[8] = "—"; row(c, 8); continue
         }
         a = median("thr" SUBSEP "ipm" SUBSEP k); z = median("thr" SUBSEP "zmq" SUBSEP k)
-        c[1] = T[t]; c[2] = human(B[i]); c[3] = rate(a); c[4] = rate(z); c[5] = ratio(a, z, 0.9, 1)
+        c[1] = T[t]; c[2] = human(B[i]); c[3] = rate(a); c[4] = rate(z); c[5] = ratio("thr", k, 0.9, 1)
         c[6] = mb(median("mbs" SUBSEP "ipm" SUBSEP k)); c[7] = mb(median("mbs" SUBSEP "zmq" SUBSEP k))
         c[8] = rate(median("thr" SUBSEP "dune" SUBSEP k)); row(c, 8)
     }
@@ -255,7 +267,7 @@ END {
             c[6] = us(median("p99" SUBSEP "shm" SUBSEP k)); c[7] = "—"; c[8] = "—"; row(c, 8); continue
         }
         a = median("p50" SUBSEP "ipm" SUBSEP k); z = median("p50" SUBSEP "zmq" SUBSEP k)
-        c[1] = T[t]; c[2] = human(B[i]); c[3] = us(a); c[4] = us(z); c[5] = ratio(a, z, 1.1, 0)
+        c[1] = T[t]; c[2] = human(B[i]); c[3] = us(a); c[4] = us(z); c[5] = ratio("p50", k, 1.1, 0)
         c[6] = us(median("p99" SUBSEP "ipm" SUBSEP k)); c[7] = us(median("p99" SUBSEP "zmq" SUBSEP k))
         c[8] = us(median("p50" SUBSEP "dune" SUBSEP k)); row(c, 8)
     }
