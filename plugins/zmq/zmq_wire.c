@@ -35,40 +35,58 @@ typedef struct zmq_holder {
 
 /* One spare holder per thread. A receive loop (receive, use, release) then
  * allocates nothing per message: release parks the holder, the next receive
- * on the thread takes it back. A thread-specific key, not a per-socket
- * cache, because release may run on any thread after the receiver is gone;
- * its destructor frees the spare when a thread exits. */
+ * on the thread takes it back. Per thread, not per socket, because release
+ * may run on any thread after the receiver is gone. The spare is a plain
+ * thread-local (cheaper than pthread_getspecific on every message); a
+ * thread-specific key, set once per thread, only frees it when the thread
+ * exits. */
+static __thread struct {
+    zmq_holder *h;
+    bool registered; /* the key below is set on this thread */
+} spare;
 static pthread_key_t spare_key;
-static bool spare_ok;
+static bool spare_key_ok;
 static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
 
-static void spare_init(void)
+static void spare_free(void *unused)
 {
-    spare_ok = pthread_key_create(&spare_key, free) == 0;
+    (void)unused;
+    free(spare.h);
+    spare.h = NULL;
+}
+
+static void spare_key_init(void)
+{
+    spare_key_ok = pthread_key_create(&spare_key, spare_free) == 0;
 }
 
 static zmq_holder *holder_get(size_t meta_len)
 {
-    pthread_once(&spare_once, spare_init);
-    if (spare_ok) {
-        zmq_holder *h = pthread_getspecific(spare_key);
-        if (h != NULL && h->cap > meta_len) {
-            pthread_setspecific(spare_key, NULL);
-            return h;
-        }
+    zmq_holder *h = spare.h;
+    if (h != NULL && h->cap > meta_len) {
+        spare.h = NULL;
+        return h;
     }
     size_t cap = meta_len + 1 > HOLDER_MIN_METADATA ? meta_len + 1 : HOLDER_MIN_METADATA;
-    zmq_holder *h = malloc(sizeof *h + cap);
+    h = malloc(sizeof *h + cap);
     if (h != NULL) h->cap = cap;
     return h;
 }
 
 static void holder_put(zmq_holder *h)
 {
-    pthread_once(&spare_once, spare_init);
-    if (spare_ok && pthread_getspecific(spare_key) == NULL &&
-        pthread_setspecific(spare_key, h) == 0)
-        return;
+    if (spare.h == NULL) {
+        if (!spare.registered) {
+            /* Any non-NULL value makes the key's destructor run at exit. */
+            pthread_once(&spare_once, spare_key_init);
+            spare.registered =
+                spare_key_ok && pthread_setspecific(spare_key, &spare_once) == 0;
+        }
+        if (spare.registered) {
+            spare.h = h;
+            return;
+        }
+    }
     free(h);
 }
 
@@ -215,7 +233,8 @@ ipm_status ipm__zmq_receive(void *state, ipm_message *msg, int timeout_ms)
      * the data, with empty metadata. Otherwise frame one is the metadata,
      * copied up to its first NUL so that metadata_size is its strlen. */
     bool more = zmq_msg_more(&first);
-    size_t meta_len = more ? strnlen(zmq_msg_data(&first), zmq_msg_size(&first)) : 0;
+    const char *meta = more ? zmq_msg_data(&first) : "";
+    size_t meta_len = more ? strnlen(meta, zmq_msg_size(&first)) : 0;
     zmq_holder *h = holder_get(meta_len);
     if (h == NULL) {
         zmq_msg_close(&first);
@@ -227,7 +246,7 @@ ipm_status ipm__zmq_receive(void *state, ipm_message *msg, int timeout_ms)
         return ipm_set_error(IPM_ENOMEM, "%s: out of memory receiving on '%s'", z->plugin,
                              z->endpoint);
     }
-    memcpy(h->metadata, more ? zmq_msg_data(&first) : "", meta_len);
+    memcpy(h->metadata, meta, meta_len);
     h->metadata[meta_len] = '\0';
     zmq_msg_init(&h->data);
     if (!more) {
