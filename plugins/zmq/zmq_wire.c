@@ -114,6 +114,31 @@ static int budget_ms(int timeout_ms, int64_t deadline)
     return timeout_ms < 0 ? -1 : ipm_remaining_ms(deadline);
 }
 
+/* One attempt at both frames, the metadata frame with meta_flags (0 waits
+ * up to ZMQ_SNDTIMEO, ZMQ_DONTWAIT does not). 1: sent; 0: not taken, with
+ * nothing delivered (no room, a signal, or the rollback described below);
+ * -1: a ZeroMQ error, set as IPM_ESYS. */
+static int send_once(ipm_zmq *z, const void *data, size_t size, const char *metadata,
+                     size_t metadata_size, int meta_flags)
+{
+    if (zmq_send(z->sock, metadata, metadata_size, ZMQ_SNDMORE | meta_flags) >= 0) {
+        /* The metadata frame committed the message to one peer's pipe,
+         * whose high-water mark counts whole messages: the data frame always
+         * fits and must not wait. The one exception is that peer's pipe
+         * closing in between; ZeroMQ then rolls the message back (EAGAIN
+         * with DONTWAIT), nothing was delivered, and the caller starts over
+         * so that another or a reconnected peer can take it. */
+        for (;;) {
+            if (zmq_send(z->sock, data, size, ZMQ_DONTWAIT) >= 0) return 1;
+            if (errno != EINTR) break;
+        }
+    }
+    if (errno == EAGAIN || errno == EINTR) return 0;
+    ipm_set_error(IPM_ESYS, "%s: send to '%s' failed: %s", z->plugin, z->endpoint,
+                  zmq_strerror(errno));
+    return -1;
+}
+
 ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char *metadata,
                          size_t metadata_size, int timeout_ms)
 {
@@ -125,51 +150,21 @@ ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char 
     /* Fast path: a peer with room takes the message at once, with no clock
      * read and no timeout option; only a message that must wait pays for
      * the deadline below. */
-    if (zmq_send(z->sock, metadata, metadata_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
-        for (;;) {
-            if (zmq_send(z->sock, data, size, ZMQ_DONTWAIT) >= 0) return IPM_OK;
-            if (errno != EINTR) break;
-        }
-        if (errno != EAGAIN)
-            return ipm_set_error(IPM_ESYS, "%s: send to '%s' failed: %s", z->plugin,
-                                 z->endpoint, zmq_strerror(errno));
-        /* rolled back (see below): wait as for a full pipe */
-    } else if (errno != EAGAIN && errno != EINTR) {
-        return ipm_set_error(IPM_ESYS, "%s: send to '%s' failed: %s", z->plugin,
-                             z->endpoint, zmq_strerror(errno));
-    }
-    int64_t deadline = ipm_deadline_ns(timeout_ms);
+    int sent = send_once(z, data, size, metadata, metadata_size, ZMQ_DONTWAIT);
+    if (sent != 0) return sent > 0 ? IPM_OK : IPM_ESYS;
 
+    int64_t deadline = ipm_deadline_ns(timeout_ms);
     while (timeout_ms != 0) {
+        /* ZeroMQ's own clock may give up to 1 ms early, and a signal ends a
+         * wait: the deadline decides, and a last try is made at 0. */
         int wait = budget_ms(timeout_ms, deadline);
-        int flags = ZMQ_SNDMORE;
-        if (wait == 0) {
-            flags |= ZMQ_DONTWAIT;
-        } else {
+        if (wait != 0) {
             ipm_status st = set_timeout(z, ZMQ_SNDTIMEO, &z->sndtimeo, wait);
             if (st != IPM_OK) return st;
         }
-        if (zmq_send(z->sock, metadata, metadata_size, flags) < 0) {
-            /* ZeroMQ's own clock may give up to 1 ms early: the deadline
-             * decides, on the next turn. */
-            if (errno == EINTR || (errno == EAGAIN && wait != 0)) continue;
-            if (errno == EAGAIN) break;
-            return ipm_set_error(IPM_ESYS, "%s: send to '%s' failed: %s", z->plugin,
-                                 z->endpoint, zmq_strerror(errno));
-        }
-        /* The metadata frame committed the message to one peer's pipe, whose
-         * high-water mark counts whole messages: the data frame always fits
-         * and must not wait. The one exception is that peer's pipe closing in
-         * between; ZeroMQ then rolls the message back (EAGAIN with
-         * DONTWAIT), nothing was delivered, and we start over so that another
-         * or a reconnected peer can take it. */
-        for (;;) {
-            if (zmq_send(z->sock, data, size, ZMQ_DONTWAIT) >= 0) return IPM_OK;
-            if (errno != EINTR) break;
-        }
-        if (errno != EAGAIN)
-            return ipm_set_error(IPM_ESYS, "%s: send to '%s' failed: %s", z->plugin,
-                                 z->endpoint, zmq_strerror(errno));
+        sent = send_once(z, data, size, metadata, metadata_size,
+                         wait == 0 ? ZMQ_DONTWAIT : 0);
+        if (sent != 0) return sent > 0 ? IPM_OK : IPM_ESYS;
         if (wait == 0) break;
     }
     return ipm_set_error(
