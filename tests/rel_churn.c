@@ -27,22 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define REL_ASAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define REL_ASAN_BUILD 1
-#endif
-#endif
-#ifdef REL_ASAN_BUILD
-/* A small quarantine, so that freed memory ASan holds back does not look
- * like growth; ASAN_OPTIONS from the environment still override it. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "quarantine_size_mb=16";
-}
-#endif
+REL_SMALL_ASAN_QUARANTINE()
 
 /* After the loop (and ZeroMQ's asynchronous closes) the heap in use may
  * exceed the baseline by this much (allocator caches), resident memory by
@@ -114,15 +99,18 @@ static bool churn(const char *what, cycle_fn fn, void *arg, int n)
     int fds = rel_settle(rel_fd_count, fd0, 5000);
     int threads = rel_settle(rel_thread_count, th0, 5000);
     long rss = rel_rss_kib(), heap = heap_kib();
-    printf("[ churn    ] %-34s %6d cycles in %7.0f ms (%.3f ms each); fds %d -> %d (peak %d), "
+    printf("[ churn    ] %-34s %6d cycles in %7.0f ms (%.3f ms each); fds %d -> %d (peak "
+           "%d), "
            "threads %d -> %d, RSS %ld -> %ld KiB, heap %ld -> %ld KiB\n",
            what, n, took, took / n, fd0, fds, peak, th0, threads, rss0, rss, heap0, heap);
     long rss_bound = (rel_under_asan() ? RSS_BOUND_ASAN_MIB : RSS_BOUND_MIB) * 1024L;
     bool ok = true;
     if (fds > fd0) ok = false, print_error("%s: %d fds leaked\n", what, fds - fd0);
-    if (threads > th0) ok = false, print_error("%s: %d threads leaked\n", what, threads - th0);
+    if (threads > th0)
+        ok = false, print_error("%s: %d threads leaked\n", what, threads - th0);
     if (rss - rss0 > rss_bound)
-        ok = false, print_error("%s: resident memory grew by %ld KiB\n", what, rss - rss0);
+        ok = false,
+        print_error("%s: resident memory grew by %ld KiB\n", what, rss - rss0);
     if (heap0 >= 0 && heap - heap0 > HEAP_BOUND_KIB)
         ok = false, print_error("%s: heap in use grew by %ld KiB\n", what, heap - heap0);
     return ok;
@@ -172,11 +160,13 @@ static bool pair_ipc(int i, void *arg)
     snprintf(ep, sizeof ep, "ipc:///tmp/%s", ipm_test_unique(name, sizeof name, "churn"));
     ipm_receiver *r = NULL;
     ipm_sender *s = NULL;
-    bool ok = open_receiver("ZmqReceiver", ep, NULL, &r) && open_sender("ZmqSender", ep, NULL, &s);
+    bool ok = open_receiver("ZmqReceiver", ep, NULL, &r) &&
+              open_sender("ZmqSender", ep, NULL, &s);
     /* Every tenth pair carries a message, so connections really form. */
     if (ok && i % 10 == 0) {
         ipm_message m;
-        ok = ipm_send(s, "x", 1, 10000, NULL) == IPM_OK && ipm_receive(r, &m, 10000) == IPM_OK;
+        ok = ipm_send(s, "x", 1, 10000, NULL) == IPM_OK &&
+             ipm_receive(r, &m, 10000) == IPM_OK;
         if (ok) ipm_message_release(&m);
     }
     ipm_sender_destroy(s);
@@ -220,7 +210,8 @@ static bool shm_sender(int i, void *arg)
     /* Every tenth sender carries a message, which the keeper takes. */
     if (ok && i % 10 == 0) {
         ipm_message m;
-        ok = ipm_send(s, "x", 1, 10000, NULL) == IPM_OK && ipm_receive(k->r, &m, 10000) == IPM_OK;
+        ok = ipm_send(s, "x", 1, 10000, NULL) == IPM_OK &&
+             ipm_receive(k->r, &m, 10000) == IPM_OK;
         if (ok) ipm_message_release(&m);
     }
     ipm_sender_destroy(s);
@@ -239,7 +230,8 @@ static int shm_sender_count(void)
 static void test_zmq(void **state)
 {
     (void)state;
-    if (!rel_plugin_available("ZmqSender") || !rel_plugin_available("ZmqReceiver")) skip();
+    if (!rel_plugin_available("ZmqSender") || !rel_plugin_available("ZmqReceiver"))
+        skip();
     /* The keeper holds the context, and is what the senders connect to. */
     ipm_receiver *keeper;
     assert_true(open_receiver("ZmqReceiver", "tcp://127.0.0.1:*", NULL, &keeper));
@@ -257,15 +249,18 @@ static void test_zmq(void **state)
 static void test_zmq_context(void **state)
 {
     (void)state;
-    if (!rel_plugin_available("ZmqSender") || !rel_plugin_available("ZmqReceiver")) skip();
+    if (!rel_plugin_available("ZmqSender") || !rel_plugin_available("ZmqReceiver"))
+        skip();
     /* Nothing else alive: each cycle creates and terminates the context. */
-    assert_true(churn("ZmqReceiver alone (context churn)", receiver_bind_tcp, NULL, count / 10));
+    assert_true(
+        churn("ZmqReceiver alone (context churn)", receiver_bind_tcp, NULL, count / 10));
 }
 
 static void test_shm(void **state)
 {
     (void)state;
-    if (!rel_plugin_available("ShmSender") || !rel_plugin_available("ShmReceiver")) skip();
+    if (!rel_plugin_available("ShmSender") || !rel_plugin_available("ShmReceiver"))
+        skip();
     char name[96], ep[160];
     snprintf(ep, sizeof ep, "shm://%s", ipm_test_unique(name, sizeof name, "churnkeep"));
     ipm_receiver *keeper;

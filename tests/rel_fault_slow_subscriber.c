@@ -25,23 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define REL_ASAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define REL_ASAN_BUILD 1
-#endif
-#endif
-#ifdef REL_ASAN_BUILD
-/* ASan holds freed memory in a quarantine (256 MB by default), which would
- * show up as growth here; a small one keeps the memory bound meaningful.
- * ASAN_OPTIONS from the environment still override this. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "quarantine_size_mb=16";
-}
-#endif
+REL_SMALL_ASAN_QUARANTINE()
 
 #define MSG_SIZE (16 * 1024)
 #define MESSAGES 50000 /* 800 MB published */
@@ -139,8 +123,8 @@ static void run(const char *family, const char *endpoint)
     printf("[ slowsub  ] %s: %d x %d B published to a stalled subscriber in %.0f ms; "
            "slowest send %.1f ms; rate first/last quarter %.0f/%.0f msg/s; RSS %ld -> "
            "max %ld KiB (+%ld MiB, bound %d)\n",
-           family, MESSAGES, MSG_SIZE, t_end - t_start, worst, rate_first, rate_last, rss0,
-           rss_max, growth_mib, RSS_BOUND_MIB);
+           family, MESSAGES, MSG_SIZE, t_end - t_start, worst, rate_first, rate_last,
+           rss0, rss_max, growth_mib, RSS_BOUND_MIB);
     assert_true(worst < 1000);
     assert_true(growth_mib < RSS_BOUND_MIB);
     assert_true(rate_last > rate_first * 0.2);

@@ -13,24 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define REL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define REL_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define REL_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define REL_TSAN 1
-#endif
-#endif
-
 bool rel_under_asan(void)
 {
-#ifdef REL_ASAN
+#ifdef REL_ASAN_BUILD
     return true;
 #else
     return false;
@@ -39,7 +24,7 @@ bool rel_under_asan(void)
 
 bool rel_under_tsan(void)
 {
-#ifdef REL_TSAN
+#ifdef REL_TSAN_BUILD
     return true;
 #else
     return false;
