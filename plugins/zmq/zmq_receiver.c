@@ -3,6 +3,9 @@
  * sender/receiver pair, a ZeroMQ PULL socket that binds. Host "*" with port 0,
  * or port "*", picks a free port, which ipm_receiver_endpoint reports.
  * Keys: connection_string, recv_hwm (or DUNE's capacity), tcp_keepalive.
+ * On ipc:// the receive high-water mark is unlimited unless one of those keys
+ * sets it, because libzmq 4.3 loses messages over ipc:// when a sender closes
+ * while the receiver is at its mark (see ipm__zmq_open_endpoint).
  */
 #include "zmq_common.h"
 
