@@ -171,7 +171,6 @@ function median(key,   n, i, j, t, v) {
     return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
 function add(key, x) { cnt[key]++; val[key, cnt[key]] = x + 0 }
-function delete_key(key) { cnt[key] = 0 }
 function rate(x) {
     if (x == "") return "—"
     if (x >= 1e6) return sprintf("%.2f M", x / 1e6)
@@ -183,8 +182,8 @@ function mb(x) { if (x == "") return "—"; return sprintf("%.0f", x) }
 # The ratio is the median over rounds of ipm/raw within each round: the two
 # run back to back, so a change in machine load between rounds cancels out
 # (the median of each column alone keeps it).
-function ratio(pkey, k, target, higher,   n, i, a, b, r, miss, key) {
-    n = 0; key = "ratio" SUBSEP pkey SUBSEP k; delete_key(key)
+function ratio(pkey, k, target, higher,   i, a, b, r, miss, key) {
+    key = "ratio" SUBSEP pkey SUBSEP k; cnt[key] = 0
     for (i = 1; i <= maxround; i++) {
         a = rv[pkey, "ipm", k, i]; b = rv[pkey, "zmq", k, i]
         if (a != "" && b != "" && b > 0) add(key, a / b)

@@ -99,9 +99,9 @@ static bool churn(const char *what, cycle_fn fn, void *arg, int n)
     int fds = rel_settle(rel_fd_count, fd0, 5000);
     int threads = rel_settle(rel_thread_count, th0, 5000);
     long rss = rel_rss_kib(), heap = heap_kib();
-    printf("[ churn    ] %-34s %6d cycles in %7.0f ms (%.3f ms each); fds %d -> %d (peak "
-           "%d), "
-           "threads %d -> %d, RSS %ld -> %ld KiB, heap %ld -> %ld KiB\n",
+    printf("[ churn    ] %-34s %6d cycles in %7.0f ms (%.3f ms each); "
+           "fds %d -> %d (peak %d), threads %d -> %d, RSS %ld -> %ld KiB, "
+           "heap %ld -> %ld KiB\n",
            what, n, took, took / n, fd0, fds, peak, th0, threads, rss0, rss, heap0, heap);
     long rss_bound = (rel_under_asan() ? RSS_BOUND_ASAN_MIB : RSS_BOUND_MIB) * 1024L;
     bool ok = true;

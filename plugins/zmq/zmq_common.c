@@ -23,7 +23,8 @@ static ipm_status set_int_option(ipm_zmq *z, int option, int value, const char *
     return IPM_OK;
 }
 
-ipm_status ipm__zmq_apply_options(ipm_zmq *z, const ipm_params *p, const char *hwm_key)
+ipm_status ipm__zmq_apply_options(ipm_zmq *z, const ipm_params *p, const char *hwm_key,
+                                  int default_hwm)
 {
     ipm_status st;
     bool sending = z->type == ZMQ_PUSH || z->type == ZMQ_PUB;
@@ -33,11 +34,15 @@ ipm_status ipm__zmq_apply_options(ipm_zmq *z, const ipm_params *p, const char *h
          * socket has; the explicit send_hwm / recv_hwm wins if both are given.
          * 0 means no limit, as in ZeroMQ. */
         const char *key = ipm_params_get(p, hwm_key) != NULL ? hwm_key : "capacity";
+        int option = sending ? ZMQ_SNDHWM : ZMQ_RCVHWM;
         if (ipm_params_get(p, key) != NULL) {
             uint64_t hwm;
             st = ipm_params_get_size(p, key, 0, 0, INT_MAX, &hwm);
             if (st != IPM_OK) return st;
-            st = set_int_option(z, sending ? ZMQ_SNDHWM : ZMQ_RCVHWM, (int)hwm, key);
+            st = set_int_option(z, option, (int)hwm, key);
+            if (st != IPM_OK) return st;
+        } else if (default_hwm >= 0) {
+            st = set_int_option(z, option, default_hwm, "the default high-water mark");
             if (st != IPM_OK) return st;
         }
     }
@@ -116,8 +121,9 @@ static ipm_status check_tcp_port(const ipm_zmq *z, const char *endpoint, const c
     if (strncmp(endpoint, "tcp://", 6) != 0) return IPM_OK;
     const char *colon = strrchr(endpoint, ':');
     if (colon == NULL || colon < endpoint + 6)
-        return ipm_set_error(IPM_ECONNECT, "%s: cannot %s '%s': no ':port' after the host",
-                             z->plugin, verb, endpoint);
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s: cannot %s '%s': no ':port' after the host", z->plugin,
+                             verb, endpoint);
     const char *port = colon + 1;
     if (strcmp(port, "*") == 0) return IPM_OK;
     unsigned long v = 0;
@@ -136,13 +142,14 @@ ipm_status ipm__zmq_bind(ipm_zmq *z, const char *endpoint)
 {
     ipm_status st = check_tcp_port(z, endpoint, "bind to");
     if (st != IPM_OK) return st;
-    const char *colon = strrchr(endpoint, ':');
-    if (strncmp(endpoint, "tcp://", 6) != 0 || colon == NULL || colon < endpoint + 6) {
+    if (strncmp(endpoint, "tcp://", 6) != 0) {
         if (zmq_bind(z->sock, endpoint) != 0)
             return bind_failed(z, endpoint, NULL, errno);
         return record_last_endpoint(z);
     }
 
+    /* check_tcp_port found the ':port' after the host. */
+    const char *colon = strrchr(endpoint, ':');
     char host[256];
     size_t hlen = (size_t)(colon - (endpoint + 6));
     if (hlen == 0 || hlen >= sizeof host)
@@ -216,20 +223,19 @@ ipm_status ipm__zmq_open_endpoint(ipm_zmq *z, const ipm_params *p, const char *h
             do_bind ? "bound to" : "connected to", z->endpoint);
     const char *endpoint = NULL;
     ipm_status st = endpoint_param(z, p, &endpoint);
-    if (st == IPM_OK) st = ipm__zmq_apply_options(z, p, hwm_key);
-    if (st == IPM_OK && z->type == ZMQ_PULL && strncmp(endpoint, "ipc://", 6) == 0 &&
-        ipm_params_get(p, hwm_key) == NULL && ipm_params_get(p, "capacity") == NULL) {
-        /* libzmq 4.3 loses messages over ipc:// when a PUSH peer closes while
-         * this PULL socket is at its receive high-water mark: its engine,
-         * with input stopped, takes the EPOLLHUP of the closed Unix socket as
-         * an I/O error and drops what is still in the kernel (libzmq issue
-         * #4660; tcp:// reports only EPOLLRDHUP and is not affected). A
-         * receive queue without limit never stops input, so every message a
-         * ZmqSender accepted arrives. The price: the backlog of a slow
-         * receiver grows in its own memory instead of pushing back on the
-         * sender. An explicit recv_hwm or capacity restores the bound. */
-        st = set_int_option(z, ZMQ_RCVHWM, 0, "recv_hwm");
-    }
+    /* libzmq 4.3 loses messages over ipc:// when a PUSH peer closes while a
+     * PULL socket is at its receive high-water mark: its engine, with input
+     * stopped, takes the EPOLLHUP of the closed Unix socket as an I/O error
+     * and drops what is still in the kernel (libzmq issue #4660; tcp://
+     * reports only EPOLLRDHUP and is not affected). A receive queue without
+     * limit never stops input, so every message a ZmqSender accepted
+     * arrives. The price: the backlog of a slow receiver grows in its own
+     * memory instead of pushing back on the sender. An explicit recv_hwm or
+     * capacity restores the bound. Elsewhere ZeroMQ's default (1000) holds. */
+    int default_hwm = -1;
+    if (st == IPM_OK && z->type == ZMQ_PULL && strncmp(endpoint, "ipc://", 6) == 0)
+        default_hwm = 0;
+    if (st == IPM_OK) st = ipm__zmq_apply_options(z, p, hwm_key, default_hwm);
     if (st != IPM_OK) return st;
     if (do_bind) {
         st = ipm__zmq_bind(z, endpoint);

@@ -60,8 +60,11 @@ void ipm__zmq_destroy(void *state);
 
 /* Apply the option keys of p to the socket: linger_ms, tcp_keepalive and,
  * when hwm_key is not NULL, hwm_key or else capacity as ZMQ_SNDHWM
- * (send side) or ZMQ_RCVHWM. IPM_ECONFIG naming the key on a bad value. */
-ipm_status ipm__zmq_apply_options(ipm_zmq *z, const ipm_params *p, const char *hwm_key);
+ * (send side) or ZMQ_RCVHWM; when neither is given, default_hwm if it is
+ * >= 0, else ZeroMQ's own default. IPM_ECONFIG naming the key on a bad
+ * value. */
+ipm_status ipm__zmq_apply_options(ipm_zmq *z, const ipm_params *p, const char *hwm_key,
+                                  int default_hwm);
 
 /* Bind to endpoint. tcp:// host names are resolved first (ZeroMQ binds only
  * to addresses and interfaces); "*:0" or ":*" picks a free port. Records the

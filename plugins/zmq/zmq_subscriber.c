@@ -99,7 +99,7 @@ static ipm_status subscriber_connect(void *state, const ipm_params *p)
     if (strspn(one, " \t,") == strlen(one) && strspn(many, " \t,") == strlen(many))
         return ipm_set_error(IPM_ECONFIG, "ZmqSubscriber: no endpoint: set "
                                           "'connection_string' or 'connection_strings'");
-    ipm_status st = ipm__zmq_apply_options(z, p, "recv_hwm");
+    ipm_status st = ipm__zmq_apply_options(z, p, "recv_hwm", -1);
     if (st != IPM_OK) return st;
 
     /* All or nothing: on a bad endpoint, undo this call's connections. */
