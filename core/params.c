@@ -141,6 +141,9 @@ static void trim(const char **b, const char **e)
         (*e)--;
 }
 
+/* Longest connection string quoted whole in a parse error. */
+#define PARSE_ERROR_QUOTE_MAX 200
+
 static ipm_status parse_error(const char *text, size_t column, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -151,8 +154,21 @@ static ipm_status parse_error(const char *text, size_t column, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    return ipm_set_error(IPM_ECONFIG, "connection string \"%s\": %s at column %zu", text,
-                         what, column);
+    size_t len = strlen(text);
+    if (len <= PARSE_ERROR_QUOTE_MAX)
+        return ipm_set_error(IPM_ECONFIG, "connection string \"%s\": %s at column %zu",
+                             text, what, column);
+    /* Quoted whole, a long string would push the reason and the column off
+     * the end of the message: quote the stretch around the column. */
+    size_t from =
+        column > PARSE_ERROR_QUOTE_MAX / 2 ? column - PARSE_ERROR_QUOTE_MAX / 2 : 0;
+    if (from > len) from = len;
+    size_t n = len - from < PARSE_ERROR_QUOTE_MAX ? len - from : PARSE_ERROR_QUOTE_MAX;
+    return ipm_set_error(
+        IPM_ECONFIG,
+        "connection string of %zu bytes, near \"%s%.*s%s\": %s at column %zu", len,
+        from > 0 ? "..." : "", (int)n, text + from, from + n < len ? "..." : "", what,
+        column);
 }
 
 static ipm_status add_pair(ipm_params *p, const char *text, const char *kb,

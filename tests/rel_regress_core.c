@@ -1,6 +1,6 @@
 /*
  * rel_regress_core.c — regressions in the core found by fuzzing and review
- * (issue 6). Each test names the bug; it FAILS UNTIL THE BUG IS FIXED.
+ * (issue 6). Each test names the bug it pins, so that it stays fixed.
  *
  * 1. config.c scan(): a key-less line "= value" that iniparser accepts (the
  *    last line of a file without its newline) makes ipm_params_set() fail
@@ -17,6 +17,11 @@
  *    an empty configuration with IPM_OK (fopen() of a directory succeeds on
  *    Linux and reads fail), so a wrong path goes unnoticed.
  *    Want: IPM_ECONFIG "'<path>' is a directory" (check S_ISREG after open).
+ * 4. params.c parse_error(): the message quoted the whole connection string
+ *    before the reason, so a string of ~4 KiB filled the 4 KiB message and
+ *    the reason and "at column N" were cut off. Found by fuzz_params; input
+ *    fuzz/corpus/fuzz_params/crash-long-string. Want: the reason and the
+ *    column, with the text near the column quoted.
  */
 #define _GNU_SOURCE
 #include "rel_util.h"
@@ -47,7 +52,8 @@ static void test_empty_key_last_line(void **state)
     write_ini(path, sizeof path, text, sizeof text - 1);
     ipm_config *c = NULL;
     ipm_status st = ipm_config_load(path, &c);
-    printf("[ regress  ] ipm_config_load -> %s: %s\n", ipm_strerror(st), ipm_last_error());
+    printf("[ regress  ] ipm_config_load -> %s: %s\n", ipm_strerror(st),
+           ipm_last_error());
     unlink(path);
     ipm_config_free(c);
     assert_int_equal(st, IPM_ECONFIG);
@@ -78,7 +84,8 @@ static void test_long_section_name(void **state)
     char type[64] = "", cs[64] = "";
     if (pst == IPM_OK) {
         snprintf(type, sizeof type, "%s", ipm_params_get_str(p, "type", "(absent)"));
-        snprintf(cs, sizeof cs, "%s", ipm_params_get_str(p, "connection_string", "(absent)"));
+        snprintf(cs, sizeof cs, "%s",
+                 ipm_params_get_str(p, "connection_string", "(absent)"));
     }
     ipm_params_free(p);
     ipm_config_free(c);
@@ -100,12 +107,38 @@ static void test_directory_as_ini(void **state)
     assert_non_null(strstr(ipm_last_error(), "/tmp"));
 }
 
+static void test_long_connection_string_error(void **state)
+{
+    (void)state;
+    /* 5000 bytes of valid pairs, then a pair without '='. */
+    size_t n = 5000;
+    char *text = malloc(n + 16);
+    assert_non_null(text);
+    size_t len = 0;
+    for (int i = 0; len + 16 < n; i++)
+        len += (size_t)snprintf(text + len, n + 16 - len, "k%d=v; ", i);
+    strcpy(text + len, "broken");
+    ipm_params *p = (ipm_params *)(uintptr_t)1;
+    ipm_status st = ipm_params_parse(text, &p);
+    const char *why = ipm_last_error();
+    printf("[ regress  ] %zu-byte connection string -> %s: %.300s\n", strlen(text),
+           ipm_strerror(st), why);
+    assert_int_equal(st, IPM_ECONFIG);
+    assert_null(p);
+    char want[64];
+    snprintf(want, sizeof want, "at column %zu", len + 1);
+    assert_non_null(strstr(why, want));
+    assert_non_null(strstr(why, "broken"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_key_last_line),
         cmocka_unit_test(test_long_section_name),
         cmocka_unit_test(test_directory_as_ini),
+        cmocka_unit_test(test_long_connection_string_error),
     };
     return cmocka_run_group_tests_name("rel_regress_core", tests, NULL, NULL);
 }
