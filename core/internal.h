@@ -9,6 +9,13 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
+
+/* True if a plugin's own ops table (struct_size as the plugin built it)
+ * reaches member m. Only the loader needs it: everything else uses the
+ * loader's zero-extended copy, where absent members are NULL. */
+#define IPM__OPS_HAS(o, m)                                                               \
+    ((o)->struct_size >= offsetof(ipm_plugin_ops, m) + sizeof((o)->m))
 
 /* Slice of a callback thread's receive: the longest it takes to notice that
  * its callback was unregistered (API.md asks for 100 ms at most). A message
@@ -17,6 +24,14 @@
 
 struct ipm_callback_worker; /* callback.c */
 
+/* One buffer lent by ipm_sender_loan (loan.c). */
+struct ipm__loan {
+    void *buf;
+    size_t size;
+    bool heap; /* the core's fallback buffer, not the plugin's */
+    struct ipm__loan *next;
+};
+
 struct ipm_sender {
     const ipm_plugin *plugin;
     void *state;
@@ -24,6 +39,8 @@ struct ipm_sender {
     char *endpoint_hint; /* connection_string of the last connect, if the plugin has no
                             endpoint op */
     _Atomic uint64_t messages, bytes;
+    struct ipm__loan *loans;       /* outstanding, newest first */
+    struct ipm__loan *spare_loans; /* recycled records: no malloc per loan */
 };
 
 struct ipm_receiver {
@@ -54,6 +71,14 @@ void ipm__error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 ipm_status ipm__plugin_for_role(const char *type, unsigned roles, const char *want,
                                 const ipm_plugin **out);
 const char *ipm__role_name(uint32_t role);
+/* The limits a descriptor states (defaults where it states none), refined
+ * by the plugin's limits op for a connected state (NULL: not connected). */
+void ipm__limits(const ipm_plugin *pl, const void *state, ipm_limits *out);
+
+/* loan.c: return every outstanding loan of s (before its plugin destroy). */
+void ipm__loans_return_all(ipm_sender *s);
+/* sender.c: count one sent message of size bytes on s. */
+void ipm__sender_count(ipm_sender *s, size_t size);
 
 /* settings.c: process-wide [ipm] settings and extra plugin directories. */
 void ipm__setting_set(const char *key, const char *value);
@@ -77,10 +102,11 @@ void ipm__callback_finish(struct ipm_callback_worker *w);
  * count it; the caller has done the state checks. */
 ipm_status ipm__receive_raw(ipm_receiver *r, ipm_message *msg, int timeout_ms);
 
-/* open.c: subscribe r to each comma-separated topic of list ("" = all);
+/* open.c: subscribe r to each comma-separated topic of p's `topics` key
+ * (present but empty: all; absent: none);
  * create and connect from params with a `type` key (receivers also
  * subscribe to `topics`). */
-ipm_status ipm__subscribe_list(ipm_receiver *r, const char *list);
+ipm_status ipm__subscribe_list(ipm_receiver *r, const ipm_params *p);
 ipm_status ipm__sender_from_params(const ipm_params *p, ipm_sender **out);
 ipm_status ipm__receiver_from_params(const ipm_params *p, ipm_receiver **out);
 

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,12 +106,14 @@ static ipm_status validate(const ipm_plugin *d, const char *path, const char *na
             "plugin against this version's ipm/plugin.h",
             path, d->abi_major, d->abi_minor, IPM_VERSION_STRING, IPM_PLUGIN_ABI_MAJOR,
             IPM_PLUGIN_ABI_MINOR, IPM_PLUGIN_ABI_MINOR);
-    if (d->struct_size < sizeof(ipm_plugin))
+    /* Every 1.x descriptor has the 1.0 members; later ones are read only
+     * as far as the plugin's own struct_size says (see remember()). */
+    if (d->struct_size < IPM_PLUGIN_SIZE_1_0)
         return ipm_set_error(
             IPM_EPLUGIN,
             "plugin '%s': descriptor struct_size %u is smaller than ABI %d.0's "
             "%zu bytes",
-            path, (unsigned)d->struct_size, IPM_PLUGIN_ABI_MAJOR, sizeof(ipm_plugin));
+            path, (unsigned)d->struct_size, IPM_PLUGIN_ABI_MAJOR, IPM_PLUGIN_SIZE_1_0);
     if (!d->name || strcmp(d->name, name) != 0)
         return ipm_set_error(
             IPM_EPLUGIN,
@@ -124,13 +127,13 @@ static ipm_status validate(const ipm_plugin *d, const char *path, const char *na
     if (!o)
         return ipm_set_error(
             IPM_EPLUGIN, "plugin '%s' (%s) lacks required operation 'ops'", path, name);
-    if (o->struct_size < sizeof(ipm_plugin_ops))
+    if (o->struct_size < IPM_PLUGIN_OPS_SIZE_1_0)
         return ipm_set_error(
             IPM_EPLUGIN,
             "plugin '%s' (%s): ops struct_size %u is smaller than ABI %d.0's "
             "%zu bytes",
             path, name, (unsigned)o->struct_size, IPM_PLUGIN_ABI_MAJOR,
-            sizeof(ipm_plugin_ops));
+            IPM_PLUGIN_OPS_SIZE_1_0);
     struct {
         const char *op;
         bool missing;
@@ -144,6 +147,22 @@ static ipm_status validate(const ipm_plugin *d, const char *path, const char *na
         {"subscribe", d->role == IPM_ROLE_SUBSCRIBER && !o->subscribe},
         {"unsubscribe", d->role == IPM_ROLE_SUBSCRIBER && !o->unsubscribe},
     };
+    /* Read the 1.1 members only where the plugin's table reaches them. */
+    bool has_loan = IPM__OPS_HAS(o, loan) && o->loan;
+    bool has_send_loan = IPM__OPS_HAS(o, send_loan) && o->send_loan;
+    bool has_loan_return = IPM__OPS_HAS(o, loan_return) && o->loan_return;
+    if (has_loan != has_send_loan || has_loan != has_loan_return)
+        return ipm_set_error(IPM_EPLUGIN,
+                             "plugin '%s' (%s) defines only some of the loan operations "
+                             "(loan %s, send_loan %s, loan_return %s): define all three "
+                             "or none",
+                             path, name, has_loan ? "yes" : "no",
+                             has_send_loan ? "yes" : "no",
+                             has_loan_return ? "yes" : "no");
+    if (has_loan && d->role != IPM_ROLE_SENDER)
+        return ipm_set_error(IPM_EPLUGIN,
+                             "plugin '%s' (%s) is %s but defines loan operations", path,
+                             name, ipm__role_name(d->role));
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         if (required[i].missing)
             return ipm_set_error(IPM_EPLUGIN,
@@ -167,8 +186,14 @@ static ipm_status remember(const ipm_plugin *d, const char *path, const char *na
     }
     snprintf(l->name, sizeof l->name, "%s", name);
     l->path = p;
-    memcpy(&l->desc, d, sizeof l->desc);
-    memcpy(&l->ops, d->ops, sizeof l->ops);
+    /* Copy what the plugin has and no more: an older plugin's structs end
+     * earlier, and the calloc'd rest reads as NULL. */
+    memcpy(&l->desc, d,
+           d->struct_size < sizeof l->desc ? d->struct_size : sizeof l->desc);
+    memcpy(&l->ops, d->ops,
+           d->ops->struct_size < sizeof l->ops ? d->ops->struct_size : sizeof l->ops);
+    l->desc.struct_size = sizeof l->desc;
+    l->ops.struct_size = sizeof l->ops;
     l->desc.ops = &l->ops;
     l->next = cache;
     cache = l;
@@ -337,4 +362,13 @@ ipm_status ipm__plugin_for_role(const char *type, unsigned roles, const char *wa
                              ipm__role_name(d->role), want);
     *out = d;
     return IPM_OK;
+}
+
+void ipm__limits(const ipm_plugin *pl, const void *state, ipm_limits *out)
+{
+    if (pl->limits)
+        *out = *pl->limits;
+    else
+        *out = (ipm_limits){IPM_LIMIT_NONE, IPM_LIMIT_NONE, 0, 0};
+    if (state && pl->ops->limits) pl->ops->limits(state, out);
 }

@@ -7,24 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-ipm_status ipm__subscribe_list(ipm_receiver *r, const char *list)
+ipm_status ipm__subscribe_list(ipm_receiver *r, const ipm_params *p)
 {
-    const char *c = list;
-    for (;;) {
-        const char *end = strchrnul(c, ',');
-        const char *b = c, *e = end;
-        while (b < e && isspace((unsigned char)*b))
-            b++;
-        while (e > b && isspace((unsigned char)e[-1]))
-            e--;
-        char *topic = strndup(b, (size_t)(e - b));
-        if (!topic) return ipm_set_error(IPM_ENOMEM, "subscribing: out of memory");
-        ipm_status st = ipm_subscribe(r, topic);
-        free(topic);
-        if (st != IPM_OK) return st;
-        if (!*end) return IPM_OK;
-        c = end + 1;
-    }
+    char **topics;
+    size_t n;
+    ipm_status st = ipm_params_get_list(p, "topics", &topics, &n);
+    if (st != IPM_OK || !topics) return st;
+    /* A present but empty `topics` means every topic. */
+    st = n == 0 ? ipm_subscribe(r, "") : IPM_OK;
+    for (size_t i = 0; st == IPM_OK && i < n; i++)
+        st = ipm_subscribe(r, topics[i]);
+    free(topics);
+    return st;
 }
 
 static ipm_status type_of(const ipm_params *p, const char **type)

@@ -405,3 +405,62 @@ ipm_status ipm_params_check_keys(const ipm_params *p, const ipm_plugin *desc)
     }
     return IPM_OK;
 }
+
+/* ------------------------------------------------------------ lists */
+
+ipm_status ipm_params_get_list(const ipm_params *p, const char *key, char ***items,
+                               size_t *count)
+{
+    if (!key || !items || !count)
+        return ipm_set_error(IPM_EINVAL,
+                             "ipm_params_get_list: key, items or count is NULL");
+    *items = NULL;
+    *count = 0;
+    const char *v = ipm_params_get(p, key);
+    if (!v) return IPM_OK;
+
+    /* One allocation: the pointer array, then the trimmed strings. */
+    size_t n = 1;
+    for (const char *c = v; *c; c++)
+        n += *c == ',';
+    size_t len = strlen(v);
+    char **arr = malloc((n + 1) * sizeof *arr + len + 1);
+    if (!arr)
+        return ipm_set_error(IPM_ENOMEM, "key '%s': out of memory for its list", key);
+    char *text = (char *)(arr + n + 1);
+    memcpy(text, v, len + 1);
+
+    size_t k = 0;
+    bool all_blank = true;
+    for (const char *c = v; *c; c++)
+        all_blank &= isspace((unsigned char)*c) != 0;
+    if (!all_blank) {
+        char *c = text;
+        for (size_t i = 0; i < n; i++) {
+            char *end = strchrnul(c, ',');
+            bool last = !*end;
+            *end = '\0';
+            char *b = c, *e = end;
+            while (b < e && isspace((unsigned char)*b))
+                b++;
+            while (e > b && isspace((unsigned char)e[-1]))
+                e--;
+            *e = '\0';
+            if (!*b) {
+                free(arr);
+                return ipm_set_error(
+                    IPM_ECONFIG,
+                    "key '%s' = '%s': item %zu of the comma-separated list "
+                    "is empty; remove the extra comma",
+                    key, v, i + 1);
+            }
+            arr[k++] = b;
+            if (last) break;
+            c = end + 1;
+        }
+    }
+    arr[k] = NULL;
+    *items = arr;
+    *count = k;
+    return IPM_OK;
+}

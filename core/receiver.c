@@ -68,8 +68,7 @@ ipm_status ipm_receiver_connect(ipm_receiver *r, const ipm_params *p)
     }
     /* The `topics` key subscribes however the receiver was connected, so a
      * connection described in an INI file means the same everywhere. */
-    const char *topics = ipm_params_get(p, "topics");
-    if (topics && (st = ipm__subscribe_list(r, topics)) != IPM_OK) {
+    if ((st = ipm__subscribe_list(r, p)) != IPM_OK) {
         free(hint);
         return st;
     }
@@ -223,4 +222,13 @@ void ipm_receiver_destroy(ipm_receiver *r)
     pthread_mutex_destroy(&r->reg_lock);
     free(r->endpoint_hint);
     free(r);
+}
+
+ipm_status ipm_receiver_limits(const ipm_receiver *r, ipm_limits *out)
+{
+    if (!r || !out)
+        return ipm_set_error(IPM_EINVAL, "ipm_receiver_limits: %s is NULL",
+                             !r ? "receiver" : "out");
+    ipm__limits(r->plugin, atomic_load(&r->connected) ? r->state : NULL, out);
+    return IPM_OK;
 }

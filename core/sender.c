@@ -72,6 +72,12 @@ static void bump(_Atomic uint64_t *counter, uint64_t by)
                           memory_order_relaxed);
 }
 
+void ipm__sender_count(ipm_sender *s, size_t size)
+{
+    bump(&s->messages, 1);
+    bump(&s->bytes, size);
+}
+
 ipm_status ipm_send(ipm_sender *s, const void *data, size_t size, int timeout_ms,
                     const char *metadata)
 {
@@ -87,11 +93,17 @@ ipm_status ipm_send(ipm_sender *s, const void *data, size_t size, int timeout_ms
     if (!metadata) metadata = "";
     ipm_status st = s->plugin->ops->send(s->state, data, size, metadata, strlen(metadata),
                                          timeout_ms);
-    if (st == IPM_OK) {
-        bump(&s->messages, 1);
-        bump(&s->bytes, size);
-    }
+    if (st == IPM_OK) ipm__sender_count(s, size);
     return st;
+}
+
+ipm_status ipm_sender_limits(const ipm_sender *s, ipm_limits *out)
+{
+    if (!s || !out)
+        return ipm_set_error(IPM_EINVAL, "ipm_sender_limits: %s is NULL",
+                             !s ? "sender" : "out");
+    ipm__limits(s->plugin, s->connected ? s->state : NULL, out);
+    return IPM_OK;
 }
 
 void ipm_sender_stats(const ipm_sender *s, ipm_stats *out)
@@ -106,6 +118,7 @@ void ipm_sender_stats(const ipm_sender *s, ipm_stats *out)
 void ipm_sender_destroy(ipm_sender *s)
 {
     if (!s) return;
+    ipm__loans_return_all(s);
     s->plugin->ops->destroy(s->state);
     free(s->endpoint_hint);
     free(s);

@@ -41,6 +41,8 @@
     X(ipm_plugin, description, 32)                                                       \
     X(ipm_plugin, keys, 40)                                                              \
     X(ipm_plugin, ops, 48)                                                               \
+    X(ipm_plugin, settings, 56)                                                          \
+    X(ipm_plugin, limits, 64)                                                            \
     X(ipm_plugin_ops, struct_size, 0)                                                    \
     X(ipm_plugin_ops, create, 8)                                                         \
     X(ipm_plugin_ops, connect, 16)                                                       \
@@ -52,6 +54,14 @@
     X(ipm_plugin_ops, subscribe, 64)                                                     \
     X(ipm_plugin_ops, unsubscribe, 72)                                                   \
     X(ipm_plugin_ops, dropped, 80)                                                       \
+    X(ipm_plugin_ops, check, 88)                                                         \
+    X(ipm_plugin_ops, limits, 96)                                                        \
+    X(ipm_plugin_ops, loan, 104)                                                         \
+    X(ipm_plugin_ops, send_loan, 112)                                                    \
+    X(ipm_plugin_ops, loan_return, 120)                                                  \
+    X(ipm_limits, max_message_size, 0)                                                   \
+    X(ipm_limits, max_metadata_size, 8)                                                  \
+    X(ipm_limits, features, 16)                                                          \
     X(ipm_message, data, 0)                                                              \
     X(ipm_message, size, 8)                                                              \
     X(ipm_message, metadata, 16)                                                         \
@@ -62,8 +72,9 @@
     X(ipm_stats, dropped, 16)
 
 #define IPM_ABI_SIZES(X)                                                                 \
-    X(ipm_plugin, 56)                                                                    \
-    X(ipm_plugin_ops, 88)                                                                \
+    X(ipm_plugin, 72)                                                                    \
+    X(ipm_plugin_ops, 128)                                                               \
+    X(ipm_limits, 24)                                                                    \
     X(ipm_message, 64)                                                                   \
     X(ipm_stats, 24)
 
@@ -77,7 +88,10 @@
     X(ipm_plugin_ops, struct_size, 4)                                                    \
     X(ipm_stats, messages, 8)                                                            \
     X(ipm_stats, bytes, 8)                                                               \
-    X(ipm_stats, dropped, 8)
+    X(ipm_stats, dropped, 8)                                                             \
+    X(ipm_limits, max_message_size, 8)                                                   \
+    X(ipm_limits, max_metadata_size, 8)                                                  \
+    X(ipm_limits, features, 4)
 
 #define MEMBER_SIZE(type, member) sizeof(((type *)0)->member)
 
@@ -98,7 +112,15 @@ _Static_assert(MEMBER_SIZE(ipm_message, opaque_) == 4 * sizeof(void *),
 /* Values that plugins compile into their binaries. */
 _Static_assert(IPM_PLUGIN_MAGIC == 0x50504D49u, "plugin magic changed");
 _Static_assert(IPM_PLUGIN_ABI_MAJOR == 1, "ABI major changed: update this test");
-_Static_assert(IPM_PLUGIN_ABI_MINOR == 0, "ABI minor changed: update this test");
+_Static_assert(IPM_PLUGIN_ABI_MINOR == 1, "ABI minor changed: update this test");
+/* ABI 1.0's sizes are what the loader accepts at the least, for ever. */
+_Static_assert(IPM_PLUGIN_SIZE_1_0 == 7 * sizeof(void *),
+               "the 1.0 descriptor size changed: it never may");
+_Static_assert(IPM_PLUGIN_OPS_SIZE_1_0 == 11 * sizeof(void *),
+               "the 1.0 ops size changed: it never may");
+_Static_assert(IPM_FEATURE_CROSS_PROCESS == 1 && IPM_FEATURE_CROSS_HOST == 2 &&
+                   IPM_FEATURE_FAN_IN == 4 && IPM_FEATURE_MULTI_PUBLISHER == 8,
+               "feature bits changed");
 _Static_assert(IPM_ROLE_SENDER == 1 && IPM_ROLE_RECEIVER == 2 && IPM_ROLE_SUBSCRIBER == 3,
                "role values changed");
 _Static_assert(IPM_BLOCK == -1 && IPM_NO_BLOCK == 0, "timeout constants changed");
@@ -148,9 +170,13 @@ static void test_member_widths(void **state)
     }
     IPM_ABI_WIDTHS(RUNTIME_WIDTH)
     assert_int_equal(bad, 0);
-    /* On every target the ops table is struct_size then ten pointers. */
+    /* On every target the ops table is struct_size then ten pointers (1.0),
+     * then five more (1.1). */
     assert_int_equal(offsetof(ipm_plugin_ops, dropped) + sizeof(void *),
+                     IPM_PLUGIN_OPS_SIZE_1_0);
+    assert_int_equal(offsetof(ipm_plugin_ops, loan_return) + sizeof(void *),
                      sizeof(ipm_plugin_ops));
+    assert_int_equal(offsetof(ipm_plugin, ops) + sizeof(void *), IPM_PLUGIN_SIZE_1_0);
     assert_int_equal(offsetof(ipm_plugin_ops, create) % sizeof(void *), 0);
 }
 

@@ -36,9 +36,9 @@ extern "C" {
 #endif
 
 #define IPM_VERSION_MAJOR 1
-#define IPM_VERSION_MINOR 0
+#define IPM_VERSION_MINOR 1
 #define IPM_VERSION_PATCH 0
-#define IPM_VERSION_STRING "1.0.0"
+#define IPM_VERSION_STRING "1.1.0"
 
 /*
  * Status codes. The list is one X-macro table so that the enum and
@@ -79,13 +79,14 @@ IPM_EXPORT const char *ipm_last_error(void);
 /* Library version as "MAJOR.MINOR.PATCH"; static storage. */
 IPM_EXPORT const char *ipm_version(void);
 
-#define IPM_BLOCK (-1)  /* timeout_ms: wait forever */
-#define IPM_NO_BLOCK 0  /* timeout_ms: try once     */
+#define IPM_BLOCK (-1) /* timeout_ms: wait forever */
+#define IPM_NO_BLOCK 0 /* timeout_ms: try once     */
 
-typedef struct ipm_params ipm_params;     /* ordered key=value connection info   */
-typedef struct ipm_sender ipm_sender;     /* ZmqSender, ZmqPublisher, ...         */
-typedef struct ipm_receiver ipm_receiver; /* a subscriber is a receiver that can subscribe */
-typedef struct ipm_config ipm_config;     /* a loaded INI file                     */
+typedef struct ipm_params ipm_params; /* ordered key=value connection info   */
+typedef struct ipm_sender ipm_sender; /* ZmqSender, ZmqPublisher, ...         */
+typedef struct ipm_receiver
+    ipm_receiver;                     /* a subscriber is a receiver that can subscribe */
+typedef struct ipm_config ipm_config; /* a loaded INI file                     */
 
 /*
  * A received message. data/metadata point into library-owned memory that
@@ -108,6 +109,25 @@ typedef struct ipm_message {
 typedef struct ipm_stats {
     uint64_t messages, bytes, dropped;
 } ipm_stats;
+
+/*
+ * What a transport states about itself (its plugin descriptor, refined by a
+ * connected object): ipm-conformance tests every transport at these limits,
+ * and `ipm-plugins` shows them.
+ */
+#define IPM_FEATURE_CROSS_PROCESS (1u << 0)   /* peers may be other processes      */
+#define IPM_FEATURE_CROSS_HOST (1u << 1)      /* peers may be on other hosts       */
+#define IPM_FEATURE_FAN_IN (1u << 2)          /* a receiver takes many senders at once */
+#define IPM_FEATURE_MULTI_PUBLISHER (1u << 3) /* a subscriber takes many publishers */
+#define IPM_LIMIT_NONE UINT64_MAX             /* no limit of the transport's own */
+
+typedef struct ipm_limits {
+    uint64_t max_message_size; /* largest size ipm_send accepts; larger: IPM_ETOOBIG */
+    uint64_t
+        max_metadata_size; /* longest metadata (strlen) accepted; longer: IPM_ETOOBIG */
+    uint32_t features;     /* IPM_FEATURE_* bits */
+    uint32_t reserved_;    /* zero */
+} ipm_limits;
 
 /* ---------------------------------------------------------------- params */
 
@@ -166,13 +186,41 @@ IPM_EXPORT bool ipm_sender_can_send(const ipm_sender *s);
  * forever, IPM_NO_BLOCK not at all) for room, sleeping in the kernel; then
  * IPM_ETIMEDOUT with nothing sent. IPM_ESTATE before connect, IPM_EINVAL for
  * data NULL with size > 0, IPM_ETOOBIG over the transport's limit. */
-IPM_EXPORT ipm_status ipm_send(ipm_sender *s, const void *data, size_t size, int timeout_ms,
-                               const char *metadata);
+IPM_EXPORT ipm_status ipm_send(ipm_sender *s, const void *data, size_t size,
+                               int timeout_ms, const char *metadata);
 
 /* Copy the sender's counters to *out (zeros for NULL s). Thread-safe. */
 IPM_EXPORT void ipm_sender_stats(const ipm_sender *s, ipm_stats *out);
 
-/* Close and free. Bounded by the transport's linger. NULL-safe. */
+/* The transport's limits for s into *out: the plugin's stated ones, refined
+ * after connect by what the connection's keys chose. IPM_EINVAL for NULL. */
+IPM_EXPORT ipm_status ipm_sender_limits(const ipm_sender *s, ipm_limits *out);
+
+/*
+ * Zero-copy sends (loans). Borrow a writable buffer of size bytes from s,
+ * waiting up to timeout_ms for room (IPM_ETIMEDOUT: nothing lent). The buffer
+ * belongs to the caller until ipm_send_loan succeeds or
+ * ipm_sender_loan_return; destroying s returns every outstanding loan, after
+ * which the pointers are invalid. Every sender type lends: transports that
+ * can place the bytes where they go (shared memory) do, the others lend a
+ * heap buffer that the ordinary send then takes. IPM_ETOOBIG over the
+ * transport's largest message; IPM_ESTATE before connect.
+ */
+IPM_EXPORT ipm_status ipm_sender_loan(ipm_sender *s, size_t size, int timeout_ms,
+                                      void **buf);
+
+/* Send size bytes (at most the loaned size) of loaned buffer buf with
+ * metadata, as ipm_send. On IPM_OK the buffer is the transport's again; on
+ * any failure (IPM_ETIMEDOUT, ...) it is still on loan to the caller, with
+ * its bytes. IPM_EINVAL for a buf that s did not lend. */
+IPM_EXPORT ipm_status ipm_send_loan(ipm_sender *s, void *buf, size_t size, int timeout_ms,
+                                    const char *metadata);
+
+/* Give back a loaned buffer unsent. NULL-safe (s or buf). */
+IPM_EXPORT void ipm_sender_loan_return(ipm_sender *s, void *buf);
+
+/* Close and free. Bounded by the transport's linger. Returns outstanding
+ * loans. NULL-safe. */
 IPM_EXPORT void ipm_sender_destroy(ipm_sender *s);
 
 /* ------------------------------------------------------------- receivers */
@@ -230,10 +278,14 @@ typedef void (*ipm_callback)(const ipm_message *msg, void *user);
  * fn == NULL unregisters: returns within 100 ms and no callback runs after it
  * returns (called from inside the callback it returns at once and no further
  * callback starts). No library lock is held while fn runs. */
-IPM_EXPORT ipm_status ipm_receiver_set_callback(ipm_receiver *r, ipm_callback fn, void *user);
+IPM_EXPORT ipm_status ipm_receiver_set_callback(ipm_receiver *r, ipm_callback fn,
+                                                void *user);
 
 /* Copy the receiver's counters to *out (zeros for NULL r). Thread-safe. */
 IPM_EXPORT void ipm_receiver_stats(const ipm_receiver *r, ipm_stats *out);
+
+/* The transport's limits for r into *out (as ipm_sender_limits). */
+IPM_EXPORT ipm_status ipm_receiver_limits(const ipm_receiver *r, ipm_limits *out);
 
 /* Unregister any callback, close and free. Must not be called from the
  * receiver's own callback. NULL-safe. */
@@ -250,8 +302,10 @@ IPM_EXPORT ipm_status ipm_receiver_open(const char *spec, ipm_receiver **out);
 /* ----------------------------------------------------------- INI configs */
 
 /* Load an INI file: one connection per section, plus optional global
- * settings in [ipm] (plugin_path, zmq_io_threads, zmq_max_sockets) that take
- * effect process-wide. Syntax errors are IPM_ECONFIG naming file and line.
+ * settings in [ipm] that take effect process-wide: plugin_path, and the
+ * settings that plugins declare (e.g. the Zmq family's zmq_io_threads); an
+ * [ipm] key that neither the core nor a plugin of the file's types declares
+ * is IPM_ECONFIG with a suggestion. Syntax errors are IPM_ECONFIG naming file and line.
  * Caller frees *out with ipm_config_free. */
 IPM_EXPORT ipm_status ipm_config_load(const char *path, ipm_config **out);
 
@@ -269,6 +323,11 @@ IPM_EXPORT ipm_status ipm_config_sender(const ipm_config *c, const char *name,
                                         ipm_sender **out);
 IPM_EXPORT ipm_status ipm_config_receiver(const ipm_config *c, const char *name,
                                           ipm_receiver **out);
+
+/* Check section `name` without connecting: its type loads, its keys are
+ * known, and the plugin's check operation (if any) accepts the values.
+ * Errors name the file and line ("f.ini:12: [name] key 'x': ..."). */
+IPM_EXPORT ipm_status ipm_config_check(const ipm_config *c, const char *name);
 
 /* Free c. Senders/receivers made from it are independent of it. NULL-safe. */
 IPM_EXPORT void ipm_config_free(ipm_config *c);

@@ -23,12 +23,34 @@
  * ABI versioning: structs grow only at their end. A plugin built for ABI
  * MAJOR.MINOR loads into a core of the same MAJOR and a MINOR at least as new.
  * Every struct begins (after the magic) with its own struct_size so that the
- * core can tell which members a plugin knows about.
+ * core can tell which members a plugin knows about: members past a plugin's
+ * struct_size read as NULL (the core copies and zero-extends both structs).
+ * ABI 1.0 ends at `dropped` (ops) and `ops` (descriptor); 1.1 appends the
+ * members marked "ABI 1.1" below. Nothing of 1.0 ever changes.
+ *
+ * Conventions for plugin code (all families follow them):
+ *  - EINTR: a wait interrupted by a signal is resumed with the time that is
+ *    left (ipm_remaining_ms / ipm_deadline_timespec of the same deadline); it
+ *    is never reported as a failure or as a timeout.
+ *  - Kernel and resource limits (descriptors, memory, queue counts, sysctls,
+ *    ulimits): the status is the operation's own (IPM_ECONNECT at connect,
+ *    IPM_ENOMEM for memory, IPM_ESYS otherwise) and the message names the
+ *    limit and how to raise it ("fs.mqueue.msg_max is 10; raise it with
+ *    sysctl"). Check what can be checked before calling a library that would
+ *    abort on it.
+ *  - Foreign input: a message from a peer that does not speak ipm's wire form
+ *    (a plain socket, a stock client of the transport) is delivered as data
+ *    with empty metadata, never dropped and never an error; bytes that are
+ *    not even a message of the transport are refused by the transport.
+ *  - Everything another process can write (a shared segment, a frame) is
+ *    input: validate lengths and positions before use and bound every walk.
  */
 #ifndef IPM_PLUGIN_H
 #define IPM_PLUGIN_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <time.h>
 #include <ipm/ipm.h>
 
 #ifdef __cplusplus
@@ -37,12 +59,12 @@ extern "C" {
 
 #define IPM_PLUGIN_MAGIC 0x50504D49u /* "IMPP" little-endian: ipm plugin */
 #define IPM_PLUGIN_ABI_MAJOR 1
-#define IPM_PLUGIN_ABI_MINOR 0
+#define IPM_PLUGIN_ABI_MINOR 1
 
 typedef enum ipm_role {
-    IPM_ROLE_SENDER = 1,     /* ipm_send: ZmqSender, ZmqPublisher, ...      */
-    IPM_ROLE_RECEIVER = 2,   /* ipm_receive: ZmqReceiver, ...               */
-    IPM_ROLE_SUBSCRIBER = 3  /* a receiver that also subscribes by topic    */
+    IPM_ROLE_SENDER = 1,    /* ipm_send: ZmqSender, ZmqPublisher, ...      */
+    IPM_ROLE_RECEIVER = 2,  /* ipm_receive: ZmqReceiver, ...               */
+    IPM_ROLE_SUBSCRIBER = 3 /* a receiver that also subscribes by topic    */
 } ipm_role;
 
 /*
@@ -104,25 +126,76 @@ typedef struct ipm_plugin_ops {
     /* Optional, subscriber. Messages lost so far because this subscriber fell
      * behind. May be called from another thread than receive. */
     uint64_t (*dropped)(const void *state);
+
+    /* ---- ABI 1.1: every member below is optional (NULL if absent). ---- */
+
+    /* Validate the values of p (ranges, endpoint syntax, files named) without
+     * binding, connecting or touching any shared resource; p has already been
+     * checked against the descriptor's keys. Used by `ipm-plugins check`.
+     * Returns IPM_ECONFIG naming the key ("key 'x': ...") on a bad value. */
+    ipm_status (*check)(const ipm_params *p);
+
+    /* The limits of this connected object, refining the descriptor's (e.g. a
+     * largest message set by a buffer_size key). Fill *out; must not block. */
+    void (*limits)(const void *state, ipm_limits *out);
+
+    /* Sender. Lend a writable buffer of at least size bytes, placed where the
+     * transport wants the bytes, waiting up to timeout_ms for room
+     * (IPM_ETIMEDOUT: nothing lent). The three loan operations come
+     * together or not at all; without them the core lends a heap buffer and
+     * sends it with `send`. The core tracks the loans and returns every
+     * outstanding one (loan_return) before destroy. */
+    ipm_status (*loan)(void *state, size_t size, int timeout_ms, void **buf);
+
+    /* Sender. Send the first size bytes of loaned buffer buf (size at most
+     * the loaned size; the core checks) with metadata, as `send` would. On
+     * IPM_OK the buffer is the transport's again; on any failure it is still
+     * on loan to the caller, untouched. */
+    ipm_status (*send_loan)(void *state, void *buf, size_t size, const char *metadata,
+                            size_t metadata_size, int timeout_ms);
+
+    /* Sender. Take back an unsent loaned buffer. Must not block. */
+    void (*loan_return)(void *state, void *buf);
 } ipm_plugin_ops;
+
+/* Size of the ABI 1.0 ops table: what every 1.x plugin has at the least. */
+#define IPM_PLUGIN_OPS_SIZE_1_0                                                          \
+    (offsetof(ipm_plugin_ops, dropped) + sizeof(void (*)(void)))
 
 /* The descriptor a plugin's factory returns. Static storage, never freed. */
 typedef struct ipm_plugin {
-    uint32_t magic;       /* IPM_PLUGIN_MAGIC */
-    uint16_t abi_major;   /* IPM_PLUGIN_ABI_MAJOR the plugin was built with */
-    uint16_t abi_minor;   /* IPM_PLUGIN_ABI_MINOR the plugin was built with */
-    uint32_t struct_size; /* sizeof(ipm_plugin) the plugin was built with */
-    uint32_t role;        /* an ipm_role */
-    const char *name;     /* must equal <Type> of libipm_<Type>.so */
-    const char *version;  /* the plugin's own version, e.g. "1.2.0" */
+    uint32_t magic;            /* IPM_PLUGIN_MAGIC */
+    uint16_t abi_major;        /* IPM_PLUGIN_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;        /* IPM_PLUGIN_ABI_MINOR the plugin was built with */
+    uint32_t struct_size;      /* sizeof(ipm_plugin) the plugin was built with */
+    uint32_t role;             /* an ipm_role */
+    const char *name;          /* must equal <Type> of libipm_<Type>.so */
+    const char *version;       /* the plugin's own version, e.g. "1.2.0" */
     const char *description;   /* one line */
     const char *const *keys;   /* NULL-terminated keys accepted by connect */
     const ipm_plugin_ops *ops; /* never NULL */
+
+    /* ---- ABI 1.1: every member below is optional (NULL if absent). ---- */
+
+    /* NULL-terminated process-wide settings this plugin reads with
+     * ipm_setting_get (an INI file's [ipm] section), e.g. "zmq_io_threads".
+     * An [ipm] key that no plugin declares is IPM_ECONFIG. Names should start
+     * with the family's prefix so that families never clash. */
+    const char *const *settings;
+
+    /* What the transport states about itself before connect: largest message,
+     * metadata limit, features. NULL: no limits stated and no features
+     * (max_message_size and max_metadata_size IPM_LIMIT_NONE, features 0).
+     * ipm-conformance tests at these limits. */
+    const ipm_limits *limits;
 } ipm_plugin;
+
+/* Size of the ABI 1.0 descriptor: what every 1.x plugin has at the least. */
+#define IPM_PLUGIN_SIZE_1_0 (offsetof(ipm_plugin, ops) + sizeof(void *))
 
 /* The first members of every descriptor, in a designated initialiser. */
 #define IPM_PLUGIN_HEADER_INIT                                                           \
-    .magic = IPM_PLUGIN_MAGIC, .abi_major = IPM_PLUGIN_ABI_MAJOR,                         \
+    .magic = IPM_PLUGIN_MAGIC, .abi_major = IPM_PLUGIN_ABI_MAJOR,                        \
     .abi_minor = IPM_PLUGIN_ABI_MINOR, .struct_size = sizeof(ipm_plugin)
 
 /* Define and export the factory symbol ipm_plugin_<type>. */
@@ -172,19 +245,33 @@ IPM_EXPORT ipm_status ipm_set_error(ipm_status s, const char *fmt, ...)
  * does not parse, or lies outside [min, max], is IPM_ECONFIG naming the key
  * and the value. get_size accepts suffixes k, M, G (x1000) and Ki, Mi, Gi
  * (x1024). get_bool accepts 1/0, true/false, yes/no, on/off. */
-IPM_EXPORT ipm_status ipm_params_get_int(const ipm_params *p, const char *key, long long def,
-                                         long long min, long long max, long long *out);
-IPM_EXPORT ipm_status ipm_params_get_size(const ipm_params *p, const char *key, uint64_t def,
-                                          uint64_t min, uint64_t max, uint64_t *out);
+IPM_EXPORT ipm_status ipm_params_get_int(const ipm_params *p, const char *key,
+                                         long long def, long long min, long long max,
+                                         long long *out);
+IPM_EXPORT ipm_status ipm_params_get_size(const ipm_params *p, const char *key,
+                                          uint64_t def, uint64_t min, uint64_t max,
+                                          uint64_t *out);
 IPM_EXPORT ipm_status ipm_params_get_bool(const ipm_params *p, const char *key, bool def,
                                           bool *out);
 /* Value of key, or def if absent. Owned by p. */
 IPM_EXPORT const char *ipm_params_get_str(const ipm_params *p, const char *key,
                                           const char *def);
 
-/* Process-wide settings from the [ipm] section of loaded INI files, e.g.
- * "zmq_io_threads". Copies the value into buf (cap bytes) and returns true,
- * or returns false if it was never set. Thread-safe. */
+/* Comma-separated list value of key, split and trimmed into *items (a
+ * NULL-terminated array of *count strings, one allocation: free it with
+ * free(*items)). An absent key gives IPM_OK with *items NULL and *count 0;
+ * a present but empty (or all-blank) value gives a non-NULL array with
+ * *count 0, so callers tell "not given" from "empty". An empty item between
+ * commas ("a,,b", "a,") is IPM_ECONFIG naming the key and the item's
+ * position. Callers decide what an empty list means: for endpoint lists it
+ * is IPM_ECONFIG (one rule for every family), for topics it means all. */
+IPM_EXPORT ipm_status ipm_params_get_list(const ipm_params *p, const char *key,
+                                          char ***items, size_t *count);
+
+/* Process-wide settings from the [ipm] section of loaded INI files, declared
+ * by the plugins that read them (ipm_plugin.settings). Copies the value into
+ * buf (cap bytes) and returns true, or returns false if it was never set.
+ * Thread-safe. */
 IPM_EXPORT bool ipm_setting_get(const char *key, char *buf, size_t cap);
 
 /*
@@ -197,7 +284,8 @@ IPM_EXPORT bool ipm_setting_get(const char *key, char *buf, size_t cap);
  */
 typedef ipm_status (*ipm_singleton_create_fn)(void **obj, void *arg);
 typedef void (*ipm_singleton_destroy_fn)(void *obj);
-IPM_EXPORT ipm_status ipm_singleton_acquire(const char *name, ipm_singleton_create_fn create,
+IPM_EXPORT ipm_status ipm_singleton_acquire(const char *name,
+                                            ipm_singleton_create_fn create,
                                             ipm_singleton_destroy_fn destroy, void *arg,
                                             void **out);
 IPM_EXPORT void ipm_singleton_release(const char *name);
@@ -210,8 +298,21 @@ IPM_EXPORT int64_t ipm_now_ns(void);
 IPM_EXPORT int64_t ipm_deadline_ns(int timeout_ms);
 IPM_EXPORT int ipm_remaining_ms(int64_t deadline_ns);
 
+/* An ipm_deadline_ns deadline as an absolute time on clock clock_id (a
+ * clockid_t: CLOCK_REALTIME for mq_timedsend and sem_timedwait,
+ * CLOCK_MONOTONIC for a condition variable made with that clock), for the
+ * APIs that take one. Returns false, leaving *out untouched, for no deadline
+ * (-1: wait forever); a deadline already past gives a time already past,
+ * which such APIs treat as "try once". */
+IPM_EXPORT bool ipm_deadline_timespec(int64_t deadline_ns, int clock_id,
+                                      struct timespec *out);
+
 /* Logging, off unless IPM_LOG=debug|info|warn; goes to stderr. */
-typedef enum ipm_log_level { IPM_LOG_DEBUG = 1, IPM_LOG_INFO, IPM_LOG_WARN } ipm_log_level;
+typedef enum ipm_log_level {
+    IPM_LOG_DEBUG = 1,
+    IPM_LOG_INFO,
+    IPM_LOG_WARN
+} ipm_log_level;
 IPM_EXPORT void ipm_log(ipm_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

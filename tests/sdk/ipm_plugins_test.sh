@@ -68,7 +68,7 @@ run 0 "$tool" path
 echo "== list with the fixtures: unusable libraries and why"
 export IPM_PLUGIN_PATH=$tp
 run 1 "$tool"
-has "LoopSender  (sender, version 1.0.0, ABI 1.0)"
+has "LoopSender  (sender, version 1.0.0, ABI 1.1)"
 has "keys: connection_string, capacity"
 has "path: $tp/libipm_LoopReceiver.so"
 has "BadMagic  UNUSABLE: plugin unusable"
