@@ -464,3 +464,61 @@ ipm_status ipm_params_get_list(const ipm_params *p, const char *key, char ***ite
     *count = k;
     return IPM_OK;
 }
+
+ipm_status ipm_params_get_endpoints(const ipm_params *p, const char *type, char ***items,
+                                    size_t *count)
+{
+    if (!items || !count || !type)
+        return ipm_set_error(IPM_EINVAL,
+                             "ipm_params_get_endpoints: type, items or count is NULL");
+    *items = NULL;
+    *count = 0;
+    char **one, **many;
+    size_t n1, n2;
+    ipm_status st = ipm_params_get_list(p, "connection_string", &one, &n1);
+    if (st != IPM_OK) return st;
+    st = ipm_params_get_list(p, "connection_strings", &many, &n2);
+    if (st != IPM_OK) {
+        free(one);
+        return st;
+    }
+    if (n1 + n2 == 0) {
+        free(one);
+        free(many);
+        return ipm_set_error(IPM_ECONFIG,
+                             "%s: no endpoint: set 'connection_string' or "
+                             "'connection_strings' (a comma-separated list)",
+                             type);
+    }
+    /* Copy both into one allocation: pointers, then the strings. */
+    size_t bytes = 0;
+    for (size_t i = 0; i < n1; i++)
+        bytes += strlen(one[i]) + 1;
+    for (size_t i = 0; i < n2; i++)
+        bytes += strlen(many[i]) + 1;
+    char **arr = malloc((n1 + n2 + 1) * sizeof *arr + bytes);
+    if (!arr) {
+        free(one);
+        free(many);
+        return ipm_set_error(IPM_ENOMEM, "%s: out of memory for its endpoints", type);
+    }
+    char *text = (char *)(arr + n1 + n2 + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n1 + n2; i++) {
+        const char *e = i < n1 ? one[i] : many[i - n1];
+        bool dup = false;
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = strcmp(arr[j], e) == 0;
+        if (dup) continue;
+        size_t len = strlen(e) + 1;
+        memcpy(text, e, len);
+        arr[k++] = text;
+        text += len;
+    }
+    arr[k] = NULL;
+    free(one);
+    free(many);
+    *items = arr;
+    *count = k;
+    return IPM_OK;
+}

@@ -50,6 +50,7 @@ ipm_add_rel_test(rel_callbacks LABELS threads TIMEOUT 300)
 ipm_add_rel_test(rel_fault_restart LABELS fault TIMEOUT 300)
 ipm_add_rel_test(rel_fault_slow_subscriber LABELS fault TIMEOUT 300)
 ipm_add_rel_test(rel_fault_endpoints LABELS fault TIMEOUT 300)
+ipm_add_rel_test(rel_endpoint_lists LABELS fault TIMEOUT 120)
 ipm_add_rel_test(rel_churn TIMEOUT 300)
 ipm_add_rel_test(rel_churn_long SOURCES rel_churn.c LABELS soak TIMEOUT 3600
                  ENVIRONMENT IPM_REL_SOAK_MODE=1)

@@ -268,6 +268,15 @@ IPM_EXPORT const char *ipm_params_get_str(const ipm_params *p, const char *key,
 IPM_EXPORT ipm_status ipm_params_get_list(const ipm_params *p, const char *key,
                                           char ***items, size_t *count);
 
+/* The endpoints of p for a type that takes one or many (subscribers): the
+ * items of connection_string, then those of connection_strings, each split
+ * as ipm_params_get_list does, duplicates removed; one allocation, free(*items).
+ * No endpoint at all (both absent or empty) is IPM_ECONFIG naming type.
+ * Every family applies the same rule with it: a connect takes all of the
+ * list or, if one endpoint fails, undoes what it added and takes none. */
+IPM_EXPORT ipm_status ipm_params_get_endpoints(const ipm_params *p, const char *type,
+                                               char ***items, size_t *count);
+
 /* Process-wide settings from the [ipm] section of loaded INI files, declared
  * by the plugins that read them (ipm_plugin.settings). Copies the value into
  * buf (cap bytes) and returns true, or returns false if it was never set.

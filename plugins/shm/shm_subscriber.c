@@ -195,34 +195,28 @@ static ipm_status add_link(subscriber *s, const char *endpoint)
 static ipm_status sub_connect(void *state, const ipm_params *p)
 {
     subscriber *s = state;
-    const char *one = ipm_params_get_str(p, "connection_string", NULL);
-    const char *many = ipm_params_get_str(p, "connection_strings", NULL);
-    if (one == NULL && many == NULL)
-        return ipm_set_error(IPM_ECONFIG,
-                             "ShmSubscriber: connection_string (shm://NAME) or "
-                             "connection_strings is required");
-    ipm__shm_config c;
-    ipm_status st = ipm__shm_parse_config(p, "ShmSubscriber", "shm://x", &c);
+    char **endpoints;
+    size_t n;
+    ipm_status st = ipm_params_get_endpoints(p, "ShmSubscriber", &endpoints, &n);
     if (st != IPM_OK) return st;
-    s->spin_ns = c.spin_ns;
-    if (one != NULL && (st = add_link(s, one)) != IPM_OK) return st;
-    if (many != NULL) {
-        char *copy = strdup(many), *save = NULL;
-        if (copy == NULL)
-            return ipm_set_error(IPM_ENOMEM, "ShmSubscriber: out of memory");
-        for (char *tok = strtok_r(copy, ",", &save); tok;
-             tok = strtok_r(NULL, ",", &save)) {
-            while (*tok == ' ' || *tok == '\t')
-                tok++;
-            char *e = tok + strlen(tok);
-            while (e > tok && (e[-1] == ' ' || e[-1] == '\t'))
-                *--e = '\0';
-            if (*tok == '\0') continue;
-            if ((st = add_link(s, tok)) != IPM_OK) break;
+    ipm__shm_config c;
+    st = ipm__shm_parse_config(p, "ShmSubscriber", "shm://x", &c);
+    /* All or nothing, as every family: on a bad endpoint, detach the links
+     * this call added (earlier calls' links stay). */
+    int before = s->nlinks;
+    for (size_t i = 0; st == IPM_OK && i < n; i++)
+        st = add_link(s, endpoints[i]);
+    free(endpoints);
+    if (st != IPM_OK) {
+        while (s->nlinks > before) {
+            sublink *l = s->links[--s->nlinks];
+            link_detach(l);
+            free(l);
         }
-        free(copy);
+        return st;
     }
-    return st;
+    s->spin_ns = c.spin_ns;
+    return IPM_OK;
 }
 
 static const char *sub_endpoint(const void *state)

@@ -8,7 +8,8 @@
  * Connecting again adds only endpoints not connected yet (connecting twice to
  * one publisher would deliver each message twice).
  * Keys: connection_string and/or connection_strings (comma-separated, spaces
- * trimmed, empty items ignored), recv_hwm (or DUNE's capacity), tcp_keepalive.
+ * trimmed; see ipm_params_get_endpoints), recv_hwm (or DUNE's capacity),
+ * tcp_keepalive.
  */
 #define _GNU_SOURCE
 #include "zmq_common.h"
@@ -47,32 +48,6 @@ static ipm_status add_peer(ipm_zmq *z, const char *endpoint)
     return IPM_OK;
 }
 
-/* Connect to every item of the comma-separated list that is not connected
- * yet, recording it in z->peers. */
-static ipm_status connect_list(ipm_zmq *z, const char *list)
-{
-    char *copy = strdup(list);
-    if (copy == NULL) return ipm_set_error(IPM_ENOMEM, "ZmqSubscriber: out of memory");
-    ipm_status st = IPM_OK;
-    char *save = NULL;
-    for (char *item = strtok_r(copy, ",", &save); item && st == IPM_OK;
-         item = strtok_r(NULL, ",", &save)) {
-        while (*item == ' ' || *item == '\t')
-            item++;
-        char *end = item + strlen(item);
-        while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
-            *--end = '\0';
-        if (*item == '\0' || has_peer(z, item)) continue;
-        st = ipm__zmq_connect(z, item);
-        if (st == IPM_OK) {
-            st = add_peer(z, item);
-            if (st != IPM_OK) zmq_disconnect(z->sock, item);
-        }
-    }
-    free(copy);
-    return st;
-}
-
 /* z->endpoint: every connected publisher, comma-separated. */
 static ipm_status join_peers(ipm_zmq *z)
 {
@@ -94,18 +69,23 @@ static ipm_status join_peers(ipm_zmq *z)
 static ipm_status subscriber_connect(void *state, const ipm_params *p)
 {
     ipm_zmq *z = state;
-    const char *one = ipm_params_get_str(p, "connection_string", "");
-    const char *many = ipm_params_get_str(p, "connection_strings", "");
-    if (strspn(one, " \t,") == strlen(one) && strspn(many, " \t,") == strlen(many))
-        return ipm_set_error(IPM_ECONFIG, "ZmqSubscriber: no endpoint: set "
-                                          "'connection_string' or 'connection_strings'");
-    ipm_status st = ipm__zmq_apply_options(z, p, "recv_hwm", -1);
+    char **endpoints;
+    size_t n;
+    ipm_status st = ipm_params_get_endpoints(p, "ZmqSubscriber", &endpoints, &n);
     if (st != IPM_OK) return st;
+    st = ipm__zmq_apply_options(z, p, "recv_hwm", -1);
 
-    /* All or nothing: on a bad endpoint, undo this call's connections. */
+    /* All or nothing: on a bad endpoint, undo this call's connections. An
+     * endpoint connected by an earlier call is kept and not connected twice
+     * (that would deliver each message twice). */
     size_t before = z->npeers;
-    st = connect_list(z, one);
-    if (st == IPM_OK) st = connect_list(z, many);
+    for (size_t i = 0; st == IPM_OK && i < n; i++) {
+        if (has_peer(z, endpoints[i])) continue;
+        st = ipm__zmq_connect(z, endpoints[i]);
+        if (st == IPM_OK && (st = add_peer(z, endpoints[i])) != IPM_OK)
+            zmq_disconnect(z->sock, endpoints[i]);
+    }
+    free(endpoints);
     if (st == IPM_OK) st = join_peers(z);
     if (st != IPM_OK) {
         while (z->npeers > before) {
