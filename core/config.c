@@ -28,8 +28,9 @@ struct ipm_config {
     size_t count;
 };
 
-static const char *const global_keys[] = {"plugin_path", "zmq_io_threads",
-                                          "zmq_max_sockets"};
+/* The one [ipm] key of the core; every other is a setting some plugin
+ * declares (ipm_plugin.settings). */
+#define PLUGIN_PATH_KEY "plugin_path"
 #define GLOBAL_SECTION "ipm"
 
 /* ------------------------------------------------ iniparser diagnostics */
@@ -189,8 +190,77 @@ static ipm_status fill_values(ipm_config *c, dictionary *d)
     return IPM_OK;
 }
 
-/* Check [ipm] and that every connection has a type; apply [ipm] last, so a
- * file with errors changes nothing. */
+/* Add the directories of [ipm] plugin_path: separated by ':' or ','; a
+ * relative one is taken from the INI file's own directory, not the cwd. */
+static ipm_status add_plugin_dirs(const ipm_config *c, const char *value)
+{
+    char *dir_buf = strdup(c->path), *list = strdup(value);
+    if (!dir_buf || !list) {
+        free(dir_buf);
+        free(list);
+        return ipm_set_error(IPM_ENOMEM, "%s: out of memory", c->path);
+    }
+    const char *base = dirname(dir_buf);
+    char *save = NULL;
+    for (char *dir = strtok_r(list, ":,", &save); dir;
+         dir = strtok_r(NULL, ":,", &save)) {
+        dir = trimmed(dir, dir + strlen(dir));
+        if (!*dir) continue;
+        char full[4096];
+        snprintf(full, sizeof full, "%s%s%s", *dir == '/' ? "" : base,
+                 *dir == '/' ? "" : "/", dir);
+        ipm__plugin_dir_add(full);
+    }
+    free(list);
+    free(dir_buf);
+    return IPM_OK;
+}
+
+/* Is key a setting that a plugin declares? First the plugins already
+ * loaded, then those of the file's own types, and only then every plugin on
+ * the search path (a file of settings alone names no type). */
+static bool declared_setting(const ipm_config *c, const char *key)
+{
+    if (ipm__settings_declared(key, NULL, 0, NULL)) return true;
+    for (size_t i = 0; i < c->count; i++) {
+        const char *type = ipm_params_get(c->sections[i].params, "type");
+        const ipm_plugin *ignored;
+        if (type && *type) ipm_plugin_load(type, &ignored);
+    }
+    if (ipm__settings_declared(key, NULL, 0, NULL)) return true;
+    ipm__plugin_load_all();
+    return ipm__settings_declared(key, NULL, 0, NULL) > 0;
+}
+
+static ipm_status unknown_setting(const ipm_config *c, const struct section *g,
+                                  const char *key)
+{
+    const char *cands[256];
+    size_t n;
+    cands[0] = PLUGIN_PATH_KEY;
+    ipm__settings_declared(NULL, cands + 1, 255, &n);
+    n++;
+    const char *hint = ipm__suggest(key, cands, n);
+    if (hint)
+        return ipm_set_error(IPM_ECONFIG,
+                             "%s:%d: unknown key '%s' in [ipm]; did you mean '%s'?",
+                             c->path, line_of(g, key), key, hint);
+    char list[1024] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n && len < sizeof list; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                                cands[i]);
+    return ipm_set_error(
+        IPM_ECONFIG,
+        "%s:%d: unknown key '%s' in [ipm]: neither the core nor any plugin "
+        "on the search path declares it (known: %s)",
+        c->path, line_of(g, key), key, list);
+}
+
+/* Check that every connection has a type and that every [ipm] key is known.
+ * plugin_path is applied first, because the plugins it names may be the ones
+ * that declare the other settings; the settings are applied last, so a file
+ * with an unknown key sets none of them. */
 static ipm_status check_and_apply(ipm_config *c)
 {
     struct section *g = NULL;
@@ -202,52 +272,27 @@ static ipm_status check_and_apply(ipm_config *c)
         }
         const char *type = ipm_params_get(s->params, "type");
         if (!type || !*type)
-            return ipm_set_error(
-                IPM_ECONFIG,
-                "%s:%d: section [%s] has no 'type' key (e.g. type = ZmqSender)", c->path,
-                s->line, s->name);
+            return ipm_set_error(IPM_ECONFIG,
+                                 "%s:%d: section [%s] has no 'type' key (e.g. type = "
+                                 "<Type>; `ipm-plugins` lists the types)",
+                                 c->path, s->line, s->name);
     }
     if (!g) return IPM_OK;
-    size_t nglobal = sizeof global_keys / sizeof global_keys[0];
+    const char *dirs = ipm_params_get(g->params, PLUGIN_PATH_KEY);
+    if (dirs) {
+        ipm_status st = add_plugin_dirs(c, dirs);
+        if (st != IPM_OK) return st;
+    }
     for (size_t k = 0; k < ipm_params_count(g->params); k++) {
         const char *key = ipm_params_key_at(g->params, k);
-        bool known = false;
-        for (size_t j = 0; j < nglobal; j++)
-            known |= strcmp(key, global_keys[j]) == 0;
-        if (known) continue;
-        const char *hint = ipm__suggest(key, global_keys, nglobal);
-        return ipm_set_error(IPM_ECONFIG, "%s:%d: unknown key '%s' in [ipm]%s%s%s",
-                             c->path, line_of(g, key), key,
-                             hint ? "; did you mean '"
-                                  : " (known: plugin_path, "
-                                    "zmq_io_threads, zmq_max_sockets)",
-                             hint ? hint : "", hint ? "'?" : "");
+        if (strcmp(key, PLUGIN_PATH_KEY) != 0 && !declared_setting(c, key))
+            return unknown_setting(c, g, key);
     }
-    char *dir_buf = strdup(c->path);
-    if (!dir_buf) return ipm_set_error(IPM_ENOMEM, "%s: out of memory", c->path);
-    const char *base = dirname(dir_buf);
     for (size_t k = 0; k < ipm_params_count(g->params); k++) {
         const char *key = ipm_params_key_at(g->params, k);
-        const char *value = ipm_params_value_at(g->params, k);
-        if (strcmp(key, "plugin_path") != 0) {
-            ipm__setting_set(key, value);
-            continue;
-        }
-        /* Directories separated by ':' or ','; relative ones are taken from
-         * the INI file's own directory, not the process's cwd. */
-        char *list = strdup(value), *save = NULL;
-        for (char *dir = list ? strtok_r(list, ":,", &save) : NULL; dir;
-             dir = strtok_r(NULL, ":,", &save)) {
-            dir = trimmed(dir, dir + strlen(dir));
-            if (!*dir) continue;
-            char full[4096];
-            snprintf(full, sizeof full, "%s%s%s", *dir == '/' ? "" : base,
-                     *dir == '/' ? "" : "/", dir);
-            ipm__plugin_dir_add(full);
-        }
-        free(list);
+        if (strcmp(key, PLUGIN_PATH_KEY) != 0)
+            ipm__setting_set(key, ipm_params_value_at(g->params, k));
     }
-    free(dir_buf);
     return IPM_OK;
 }
 
@@ -413,6 +458,20 @@ ipm_status ipm_config_receiver(const ipm_config *c, const char *name, ipm_receiv
     ipm_status st = lookup(c, name, "ipm_config_receiver", &s);
     if (st != IPM_OK) return st;
     st = ipm__receiver_from_params(s->params, out);
+    if (st != IPM_OK) locate_error(c, s);
+    return st;
+}
+
+ipm_status ipm_config_check(const ipm_config *c, const char *name)
+{
+    const struct section *s;
+    ipm_status st = lookup(c, name, "ipm_config_check", &s);
+    if (st != IPM_OK) return st;
+    const char *type = ipm_params_get(s->params, "type");
+    const ipm_plugin *d = NULL;
+    st = ipm_plugin_load(type, &d);
+    if (st == IPM_OK) st = ipm_params_check_keys(s->params, d);
+    if (st == IPM_OK && d->ops->check) st = d->ops->check(s->params);
     if (st != IPM_OK) locate_error(c, s);
     return st;
 }

@@ -75,6 +75,15 @@ const char *ipm__role_name(uint32_t role);
  * by the plugin's limits op for a connected state (NULL: not connected). */
 void ipm__limits(const ipm_plugin *pl, const void *state, ipm_limits *out);
 
+/* How many loaded plugins declare the [ipm] setting key (key may be NULL),
+ * and up to cap of every declared setting into all (for suggestions),
+ * their number in *nall. */
+size_t ipm__settings_declared(const char *key, const char **all, size_t cap,
+                              size_t *nall);
+/* Load every plugin of every search directory (unusable ones are skipped),
+ * so that the settings they declare are known. */
+void ipm__plugin_load_all(void);
+
 /* loan.c: return every outstanding loan of s (before its plugin destroy). */
 void ipm__loans_return_all(ipm_sender *s);
 /* sender.c: count one sent message of size bytes on s. */

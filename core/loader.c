@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #define IPM__TYPE_MAX 128
@@ -371,4 +372,41 @@ void ipm__limits(const ipm_plugin *pl, const void *state, ipm_limits *out)
     else
         *out = (ipm_limits){IPM_LIMIT_NONE, IPM_LIMIT_NONE, 0, 0};
     if (state && pl->ops->limits) pl->ops->limits(state, out);
+}
+
+size_t ipm__settings_declared(const char *key, const char **all, size_t cap, size_t *nall)
+{
+    size_t owners = 0, n = 0;
+    pthread_mutex_lock(&lock);
+    for (struct loaded *l = cache; l; l = l->next)
+        for (const char *const *k = l->desc.settings; k && *k; k++) {
+            if (key && strcmp(*k, key) == 0) owners++;
+            if (all && n < cap) all[n++] = *k; /* static storage of the plugin */
+        }
+    pthread_mutex_unlock(&lock);
+    if (nall) *nall = n;
+    return owners;
+}
+
+void ipm__plugin_load_all(void)
+{
+    char dirs[16384];
+    if (ipm_plugin_search_path(dirs, sizeof dirs) >= sizeof dirs) return;
+    for (char *dir = dirs, *next; dir && *dir; dir = next) {
+        next = strchr(dir, ':');
+        if (next) *next++ = '\0';
+        DIR *d = opendir(dir);
+        if (!d) continue; /* a listed directory need not exist */
+        for (struct dirent *e; (e = readdir(d));) {
+            char name[IPM__TYPE_MAX];
+            size_t len = strlen(e->d_name);
+            if (strncmp(e->d_name, "libipm_", 7) != 0 || len < 11 ||
+                len - 10 >= sizeof name || strcmp(e->d_name + len - 3, ".so") != 0)
+                continue;
+            snprintf(name, sizeof name, "%.*s", (int)(len - 10), e->d_name + 7);
+            const ipm_plugin *ignored;
+            if (valid_type(name)) ipm_plugin_load(name, &ignored); /* unusable: skip */
+        }
+        closedir(d);
+    }
 }

@@ -286,6 +286,51 @@ static void print_keys_text(const ipm_plugin *d)
     putchar('\n');
 }
 
+/* A stated limit as text: "none" or the number of bytes. */
+static const char *limit_text(uint64_t v, char *buf, size_t cap)
+{
+    if (v == IPM_LIMIT_NONE) return "none";
+    snprintf(buf, cap, "%llu bytes", (unsigned long long)v);
+    return buf;
+}
+
+static const struct {
+    uint32_t bit;
+    const char *name;
+} feature_names[] = {{IPM_FEATURE_CROSS_PROCESS, "cross-process"},
+                     {IPM_FEATURE_CROSS_HOST, "cross-host"},
+                     {IPM_FEATURE_FAN_IN, "fan-in"},
+                     {IPM_FEATURE_MULTI_PUBLISHER, "many-publishers"}};
+#define NFEATURES (sizeof feature_names / sizeof feature_names[0])
+
+/* What the descriptor states: limits (defaults if none) and settings. */
+static ipm_limits stated_limits(const ipm_plugin *d)
+{
+    return d->limits ? *d->limits : (ipm_limits){IPM_LIMIT_NONE, IPM_LIMIT_NONE, 0, 0};
+}
+
+static void print_limits_text(const ipm_plugin *d)
+{
+    ipm_limits l = stated_limits(d);
+    char a[32], b[32];
+    printf("    limits: largest message %s, metadata %s; features:",
+           limit_text(l.max_message_size, a, sizeof a),
+           limit_text(l.max_metadata_size, b, sizeof b));
+    bool any = false;
+    for (size_t i = 0; i < NFEATURES; i++)
+        if (l.features & feature_names[i].bit) {
+            printf("%s %s", any ? "," : "", feature_names[i].name);
+            any = true;
+        }
+    puts(any ? "" : " (none stated)");
+    if (d->settings && d->settings[0]) {
+        fputs("    [ipm] settings:", stdout);
+        for (size_t i = 0; d->settings[i]; i++)
+            printf("%s %s", i ? "," : "", d->settings[i]);
+        putchar('\n');
+    }
+}
+
 static void print_entry_text(const struct entry *e)
 {
     if (e->desc) {
@@ -295,6 +340,7 @@ static void print_entry_text(const struct entry *e)
                (unsigned)d->abi_minor);
         if (d->description && *d->description) printf("    %s\n", d->description);
         print_keys_text(d);
+        print_limits_text(d);
         printf("    path: %s\n", e->path);
     } else if (e->shadowed_by) {
         printf("%s  (shadowed: not used)\n", e->type);
@@ -323,6 +369,31 @@ static void print_entry_json(const struct entry *e)
         for (size_t i = 0; d->keys && d->keys[i]; i++) {
             if (i) fputs(", ", stdout);
             json_string(d->keys[i]);
+        }
+        putchar(']');
+        ipm_limits l = stated_limits(d);
+        fputs(", \"limits\": {\"max_message_size\": ", stdout);
+        if (l.max_message_size == IPM_LIMIT_NONE)
+            fputs("null", stdout);
+        else
+            printf("%llu", (unsigned long long)l.max_message_size);
+        fputs(", \"max_metadata_size\": ", stdout);
+        if (l.max_metadata_size == IPM_LIMIT_NONE)
+            fputs("null", stdout);
+        else
+            printf("%llu", (unsigned long long)l.max_metadata_size);
+        fputs(", \"features\": [", stdout);
+        bool any = false;
+        for (size_t i = 0; i < NFEATURES; i++)
+            if (l.features & feature_names[i].bit) {
+                if (any) fputs(", ", stdout);
+                json_string(feature_names[i].name);
+                any = true;
+            }
+        fputs("]}, \"settings\": [", stdout);
+        for (size_t i = 0; d->settings && d->settings[i]; i++) {
+            if (i) fputs(", ", stdout);
+            json_string(d->settings[i]);
         }
         putchar(']');
     } else if (e->shadowed_by) {
@@ -434,7 +505,8 @@ static void check_section(struct problems *pr, const ipm_config *c, const char *
     const char *type = ipm_params_get(p, "type");
     const ipm_plugin *d = NULL;
     if (!type || !*type)
-        problem(pr, name, "no 'type' key: say which transport, e.g. type = ZmqSender");
+        problem(pr, name,
+                "no 'type' key: say which transport (ipm-plugins lists the types)");
     else if ((st = ipm_plugin_load(type, &d)) != IPM_OK)
         problem(pr, name, "type '%s': %s", type, ipm_last_error());
 
@@ -449,6 +521,7 @@ static void check_section(struct problems *pr, const ipm_config *c, const char *
         /* Key by key, so that every unknown key is reported, not only the
          * first one. The core's check also refuses 'topics' for a type that
          * is not a subscriber. */
+        size_t before = pr->count;
         for (size_t i = 0; i < ipm_params_count(p); i++) {
             ipm_params *one = NULL;
             if (ipm_params_new(&one) != IPM_OK ||
@@ -460,6 +533,10 @@ static void check_section(struct problems *pr, const ipm_config *c, const char *
             }
             ipm_params_free(one);
         }
+        /* The keys are known: now the plugin's own check of their values
+         * (ranges, endpoint syntax), which names FILE:LINE itself. */
+        if (pr->count == before && ipm_config_check(c, name) != IPM_OK)
+            problem(pr, NULL, "%s", ipm_last_error());
     } else {
         /* Without a plugin the roles cannot be checked, but the option was
          * not about a missing section. */

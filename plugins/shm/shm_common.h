@@ -30,6 +30,12 @@
 #define IPM_SHM_LINE 64                     /* cache line: producer/consumer split */
 #define IPM_SHM_REC_ALIGN 32u               /* records start on 32-byte boundaries */
 #define IPM_SHM_MAX_METADATA 255u           /* bytes of topic/metadata, without NUL */
+#define IPM_SHM_DEFAULT_MAX_MESSAGE (1ull << 20) /* max_message_size if not set */
+
+/* The limits a Shm type states in its descriptor (before connect: the
+ * defaults); each type's limits op refines max_message_size from its keys. */
+#define IPM_SHM_LIMITS(features)                                                        \
+    {IPM_SHM_DEFAULT_MAX_MESSAGE, IPM_SHM_MAX_METADATA, IPM_FEATURE_CROSS_PROCESS | (features), 0}
 #define IPM_SHM_NAME_MAX 200                /* NAME of shm://NAME */
 #define IPM_SHM_LIVENESS_NS (100 * 1000 * 1000ll) /* bounded sleeps, owner checks */
 

@@ -76,6 +76,13 @@ static void pub_destroy(void *state)
     free(p);
 }
 
+/* The ring's limit, from this publisher's own keys. */
+static void pub_limits(const void *state, ipm_limits *out)
+{
+    const publisher *p = state;
+    out->max_message_size = p->seg.max_message_size;
+}
+
 static const ipm_plugin_ops pub_ops = {
     .struct_size = sizeof(ipm_plugin_ops),
     .create = pub_create,
@@ -83,11 +90,14 @@ static const ipm_plugin_ops pub_ops = {
     .endpoint = pub_endpoint,
     .destroy = pub_destroy,
     .send = pub_send,
+    .limits = pub_limits,
 };
 
 static const char *const pub_keys[] = {"connection_string", "buffer_size",
                                        "max_message_size",  "spin_us",
                                        "permissions",       NULL};
+
+static const ipm_limits pub_stated = IPM_SHM_LIMITS(0);
 
 static const ipm_plugin pub_desc = {
     IPM_PLUGIN_HEADER_INIT,
@@ -97,6 +107,7 @@ static const ipm_plugin pub_desc = {
     .description = "shared-memory broadcast ring publisher (shm://NAME), never blocks",
     .keys = pub_keys,
     .ops = &pub_ops,
+    .limits = &pub_stated,
 };
 
 IPM_PLUGIN_DEFINE(ShmPublisher, &pub_desc)

@@ -101,6 +101,13 @@ static ipm_status rcv_receive(void *state, ipm_message *msg, int timeout_ms)
     }
 }
 
+/* The queue's limit, from this receiver's own keys. */
+static void rcv_limits(const void *state, ipm_limits *out)
+{
+    const receiver *r = state;
+    out->max_message_size = r->cfg.max_message_size;
+}
+
 static const ipm_plugin_ops rcv_ops = {
     .struct_size = sizeof(ipm_plugin_ops),
     .create = rcv_create,
@@ -109,11 +116,14 @@ static const ipm_plugin_ops rcv_ops = {
     .destroy = rcv_destroy,
     .receive = rcv_receive,
     .release = ipm__shm_release,
+    .limits = rcv_limits,
 };
 
 static const char *const rcv_keys[] = {"connection_string", "buffer_size",
                                        "max_message_size",  "spin_us",
                                        "permissions",       NULL};
+
+static const ipm_limits rcv_stated = IPM_SHM_LIMITS(0);
 
 static const ipm_plugin rcv_desc = {
     IPM_PLUGIN_HEADER_INIT,
@@ -124,6 +134,7 @@ static const ipm_plugin rcv_desc = {
         "shared-memory lossless queue receiver (shm://NAME), creates the queue",
     .keys = rcv_keys,
     .ops = &rcv_ops,
+    .limits = &rcv_stated,
 };
 
 IPM_PLUGIN_DEFINE(ShmReceiver, &rcv_desc)

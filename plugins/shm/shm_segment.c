@@ -27,7 +27,6 @@
 
 #define SHM_DIR "/dev/shm"
 #define DEFAULT_BUFFER_SIZE (8ull << 20)
-#define DEFAULT_MAX_MESSAGE (1ull << 20)
 
 /* ------------------------------------------------------------ params */
 
@@ -85,7 +84,7 @@ ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type,
      * always fits; see ipm__shm_rec_len. */
     uint64_t overhead = ipm__shm_rec_len(IPM_SHM_MAX_METADATA, 0);
     uint64_t limit = out->capacity / 2 - overhead;
-    uint64_t def = DEFAULT_MAX_MESSAGE < limit ? DEFAULT_MAX_MESSAGE : limit;
+    uint64_t def = IPM_SHM_DEFAULT_MAX_MESSAGE < limit ? IPM_SHM_DEFAULT_MAX_MESSAGE : limit;
     uint64_t max;
     st = ipm_params_get_size(p, "max_message_size", def, 0, UINT64_MAX / 4, &max);
     if (st != IPM_OK) return st;

@@ -210,6 +210,13 @@ static ipm_status snd_send(void *state, const void *data, size_t size,
     }
 }
 
+/* The receiver's limit once attached (it made the queue), else our own. */
+static void snd_limits(const void *state, ipm_limits *out)
+{
+    const sender *s = state;
+    out->max_message_size = s->attached ? s->seg.max_message_size : s->cfg.max_message_size;
+}
+
 static const ipm_plugin_ops snd_ops = {
     .struct_size = sizeof(ipm_plugin_ops),
     .create = snd_create,
@@ -217,11 +224,14 @@ static const ipm_plugin_ops snd_ops = {
     .endpoint = snd_endpoint,
     .destroy = snd_destroy,
     .send = snd_send,
+    .limits = snd_limits,
 };
 
 static const char *const snd_keys[] = {"connection_string", "buffer_size",
                                        "max_message_size",  "spin_us",
                                        "permissions",       NULL};
+
+static const ipm_limits snd_stated = IPM_SHM_LIMITS(0);
 
 static const ipm_plugin snd_desc = {
     IPM_PLUGIN_HEADER_INIT,
@@ -231,6 +241,7 @@ static const ipm_plugin snd_desc = {
     .description = "shared-memory lossless queue sender (shm://NAME), single producer",
     .keys = snd_keys,
     .ops = &snd_ops,
+    .limits = &snd_stated,
 };
 
 IPM_PLUGIN_DEFINE(ShmSender, &snd_desc)

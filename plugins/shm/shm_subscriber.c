@@ -397,6 +397,7 @@ static ipm_status sub_receive(void *state, ipm_message *msg, int timeout_ms)
     }
 }
 
+
 static const ipm_plugin_ops sub_ops = {
     .struct_size = sizeof(ipm_plugin_ops),
     .create = sub_create,
@@ -414,6 +415,8 @@ static const char *const sub_keys[] = {
     "connection_string", "connection_strings", "buffer_size", "max_message_size",
     "spin_us",           "permissions",        NULL};
 
+static const ipm_limits sub_stated = IPM_SHM_LIMITS(IPM_FEATURE_MULTI_PUBLISHER);
+
 static const ipm_plugin sub_desc = {
     IPM_PLUGIN_HEADER_INIT,
     .role = IPM_ROLE_SUBSCRIBER,
@@ -422,6 +425,7 @@ static const ipm_plugin sub_desc = {
     .description = "shared-memory broadcast ring subscriber (shm://NAME), topic prefixes",
     .keys = sub_keys,
     .ops = &sub_ops,
+    .limits = &sub_stated,
 };
 
 IPM_PLUGIN_DEFINE(ShmSubscriber, &sub_desc)

@@ -252,3 +252,21 @@ const char *ipm__zmq_endpoint(const void *state)
     const ipm_zmq *z = state;
     return z->connected ? z->endpoint : NULL;
 }
+
+const ipm_limits ipm__zmq_limits = {
+    IPM_LIMIT_NONE, IPM_LIMIT_NONE,
+    IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_CROSS_HOST | IPM_FEATURE_FAN_IN |
+        IPM_FEATURE_MULTI_PUBLISHER,
+    0};
+
+const char *const ipm__zmq_settings[] = {"zmq_io_threads", "zmq_max_sockets", NULL};
+
+void ipm__zmq_limits_op(const void *state, ipm_limits *out)
+{
+    const ipm_zmq *z = state;
+    if (!z->endpoint) return;
+    if (strncmp(z->endpoint, "inproc://", 9) == 0)
+        out->features &= ~(uint32_t)(IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_CROSS_HOST);
+    else if (strncmp(z->endpoint, "ipc://", 6) == 0)
+        out->features &= ~(uint32_t)IPM_FEATURE_CROSS_HOST;
+}

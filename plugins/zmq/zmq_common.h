@@ -98,6 +98,18 @@ ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char 
  * into the ZeroMQ message held by msg->opaque_[0] until release. */
 ipm_status ipm__zmq_receive(void *state, ipm_message *msg, int timeout_ms);
 
+/* What every Zmq type states in its descriptor: no size or metadata limit
+ * of its own; crosses processes and hosts; fan-in and many publishers. */
+extern const ipm_limits ipm__zmq_limits;
+
+/* The [ipm] settings every Zmq type reads (zmq_io_threads, zmq_max_sockets):
+ * the descriptor's `settings`. */
+extern const char *const ipm__zmq_settings[];
+
+/* Limits op: the descriptor's, narrowed by the carrier once connected
+ * (inproc:// stays in the process, ipc:// on the host). */
+void ipm__zmq_limits_op(const void *state, ipm_limits *out);
+
 /* Release op: frees what receive attached to msg. Touches no socket or
  * receiver state, so it is safe after the receiver is destroyed. */
 void ipm__zmq_release(ipm_message *msg);

@@ -27,6 +27,7 @@ static const ipm_plugin_ops publisher_ops = {
     .endpoint = ipm__zmq_endpoint,
     .destroy = ipm__zmq_destroy,
     .send = ipm__zmq_send,
+    .limits = ipm__zmq_limits_op,
 };
 
 static const char *const publisher_keys[] = {
@@ -40,6 +41,8 @@ static const ipm_plugin publisher_plugin = {
     .description = "ZeroMQ PUB, binds; metadata is the topic",
     .keys = publisher_keys,
     .ops = &publisher_ops,
+    .settings = ipm__zmq_settings,
+    .limits = &ipm__zmq_limits,
 };
 
 IPM_PLUGIN_DEFINE(ZmqPublisher, &publisher_plugin)

@@ -29,6 +29,7 @@ static const ipm_plugin_ops receiver_ops = {
     .destroy = ipm__zmq_destroy,
     .receive = ipm__zmq_receive,
     .release = ipm__zmq_release,
+    .limits = ipm__zmq_limits_op,
 };
 
 static const char *const receiver_keys[] = {"connection_string", "recv_hwm", "capacity",
@@ -42,6 +43,8 @@ static const ipm_plugin receiver_plugin = {
     .description = "ZeroMQ PULL, binds; receives from ZmqSenders",
     .keys = receiver_keys,
     .ops = &receiver_ops,
+    .settings = ipm__zmq_settings,
+    .limits = &ipm__zmq_limits,
 };
 
 IPM_PLUGIN_DEFINE(ZmqReceiver, &receiver_plugin)

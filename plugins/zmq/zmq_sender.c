@@ -39,6 +39,7 @@ static const ipm_plugin_ops sender_ops = {
     .endpoint = ipm__zmq_endpoint,
     .destroy = ipm__zmq_destroy,
     .send = ipm__zmq_send,
+    .limits = ipm__zmq_limits_op,
 };
 
 static const char *const sender_keys[] = {
@@ -52,6 +53,8 @@ static const ipm_plugin sender_plugin = {
     .description = "ZeroMQ PUSH, connects; lossless, in order, to one ZmqReceiver",
     .keys = sender_keys,
     .ops = &sender_ops,
+    .settings = ipm__zmq_settings,
+    .limits = &ipm__zmq_limits,
 };
 
 IPM_PLUGIN_DEFINE(ZmqSender, &sender_plugin)

@@ -129,6 +129,7 @@ static const ipm_plugin_ops subscriber_ops = {
     .release = ipm__zmq_release,
     .subscribe = subscriber_subscribe,
     .unsubscribe = subscriber_unsubscribe,
+    .limits = ipm__zmq_limits_op,
 };
 
 static const char *const subscriber_keys[] = {"connection_string", "connection_strings",
@@ -144,6 +145,8 @@ static const ipm_plugin subscriber_plugin = {
         "ZeroMQ SUB, connects to one or many ZmqPublishers; topic prefix filter",
     .keys = subscriber_keys,
     .ops = &subscriber_ops,
+    .settings = ipm__zmq_settings,
+    .limits = &ipm__zmq_limits,
 };
 
 IPM_PLUGIN_DEFINE(ZmqSubscriber, &subscriber_plugin)
