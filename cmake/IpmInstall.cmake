@@ -64,19 +64,14 @@ install(FILES ${PROJECT_SOURCE_DIR}/include/ipm/ipm.h ${PROJECT_SOURCE_DIR}/incl
 # The directory exists even in a build without plugins, so that third-party
 # plugins can be dropped into it.
 install(DIRECTORY DESTINATION ${IPM_PLUGIN_INSTALL_DIR} COMPONENT Runtime)
-set(IPM_SHIPPED_PLUGINS ZmqSender ZmqReceiver ZmqPublisher ZmqSubscriber
-                        ShmSender ShmReceiver ShmPublisher ShmSubscriber)
+# ipm_add_plugin gave each plugin its RPATH ($ORIGIN/.., right for the
+# relative default); an absolute libdir needs the absolute path instead.
 ipm__origin_rpath(_ipm_plugin_rpath ${IPM_PLUGIN_INSTALL_DIR})
 foreach(type IN LISTS IPM_SHIPPED_PLUGINS)
-  if(TARGET ipm_${type})
-    # $ORIGIN/.. finds libipm.so for tools that dlopen a plugin before
-    # libipm.so is loaded (it normally is already); the link path keeps
-    # libzmq reachable if it lives outside the system directories.
-    set_target_properties(ipm_${type} PROPERTIES
-      INSTALL_RPATH "${_ipm_plugin_rpath}" INSTALL_RPATH_USE_LINK_PATH ON)
-    install(TARGETS ipm_${type}
-      LIBRARY DESTINATION ${IPM_PLUGIN_INSTALL_DIR} COMPONENT Runtime)
+  if(NOT _ipm_plugin_rpath MATCHES "^\\$ORIGIN")
+    set_target_properties(ipm_${type} PROPERTIES INSTALL_RPATH "${_ipm_plugin_rpath}")
   endif()
+  install(TARGETS ipm_${type} LIBRARY DESTINATION ${IPM_PLUGIN_INSTALL_DIR} COMPONENT Runtime)
 endforeach()
 
 # ----------------------------------------------------------------- tools

@@ -308,7 +308,7 @@ ipm_status ipm_plugin_load(const char *type, const ipm_plugin **out)
         return ipm_set_error(
             IPM_EINVAL,
             "'%s' is not a valid plugin type name: use [A-Za-z][A-Za-z0-9_]* "
-            "(e.g. ZmqSender) or a path to libipm_<Type>.so",
+            "(e.g. MySender) or a path to libipm_<Type>.so",
             type);
     } else {
         snprintf(name, sizeof name, "%s", type);

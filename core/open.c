@@ -27,7 +27,7 @@ static ipm_status type_of(const ipm_params *p, const char **type)
     if (!*type || !**type)
         return ipm_set_error(IPM_ECONFIG,
                              "no 'type' key: say which transport to use, e.g. "
-                             "\"type=ZmqSender; connection_string=tcp://host:5555\"");
+                             "\"type=<Type>; connection_string=...\" (ipm-plugins lists the types)");
     return IPM_OK;
 }
 

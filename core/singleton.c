@@ -1,5 +1,6 @@
 /* singleton.c — named, reference-counted objects shared by plugins of one
- * process (the Zmq family's context is the first user). */
+ * process (a family's library context, shared by its plugins, is the first
+ * user). */
 #define _GNU_SOURCE
 #include "internal.h"
 

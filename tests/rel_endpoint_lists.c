@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "ipm_test.h"
 
+#include <ipm/plugin.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +18,16 @@ struct family {
     const char *pub, *sub;
     const char *bad; /* an endpoint the family refuses */
 };
+
+/* Is f built here? A family left out of the build (-DIPM_WITH_ZMQ=OFF) is
+ * reported and skipped, never passed silently. */
+static bool built(const struct family *f)
+{
+    const ipm_plugin *d;
+    if (ipm_plugin_load(f->sub, &d) == IPM_OK) return true;
+    printf("[ skipped  ] %s: not built (%s)\n", f->sub, ipm_last_error());
+    return false;
+}
 
 static const struct family families[] = {
     {"ZmqPublisher", "ZmqSubscriber", "tcp://127.0.0.1:99999"},
@@ -41,6 +53,7 @@ static ipm_sender *publisher(const struct family *f, char *ep, size_t cap)
 static void test_empty_list_is_a_config_error(void **state)
 {
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        if (!built(&families[i])) continue;
         const char *specs[] = {"connection_strings=", "connection_strings= , ",
                                "connection_string="};
         for (size_t k = 0; k < 3; k++) {
@@ -60,6 +73,7 @@ static void test_empty_list_is_a_config_error(void **state)
 static void test_empty_item_is_a_config_error(void **state)
 {
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        if (!built(&families[i])) continue;
         char ep[256], spec[700];
         ipm_sender *pub = publisher(&families[i], ep, sizeof ep);
         snprintf(spec, sizeof spec, "type=%s; connection_strings=%s,,%s", families[i].sub,
@@ -75,6 +89,7 @@ static void test_empty_item_is_a_config_error(void **state)
 static void test_half_failed_connect_takes_nothing(void **state)
 {
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        if (!built(&families[i])) continue;
         const struct family *f = &families[i];
         char ep[256];
         ipm_sender *pub = publisher(f, ep, sizeof ep);

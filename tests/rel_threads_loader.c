@@ -26,10 +26,10 @@
 
 #define THREADS 8
 
-static const char *const types[] = {
-    "ZmqSender",  "ZmqReceiver",  "ZmqPublisher",   "ZmqSubscriber",  "ShmSender",
-    "ShmReceiver", "ShmPublisher", "ShmSubscriber", "LoopSender",     "LoopReceiver",
-    "NoSuchTypeRel"};
+static const char *const types[] = {"ZmqSender",     "ZmqReceiver",   "ZmqPublisher",
+                                    "ZmqSubscriber", "ShmSender",     "ShmReceiver",
+                                    "ShmPublisher",  "ShmSubscriber", "LoopSender",
+                                    "LoopReceiver",  "NoSuchTypeRel"};
 #define NTYPES (sizeof types / sizeof types[0])
 
 static char tmpdir[256];
@@ -205,8 +205,8 @@ static void *ini_loader(void *arg)
             FILE *f = fopen(path, "w");
             if (!f) return NULL;
             fprintf(f,
-                    "[ipm]\nplugin_path = %s\nzmq_io_threads = %d\n"
-                    "[c%ld]\ntype = ZmqSender\nconnection_string = tcp://127.0.0.1:1\n",
+                    "[ipm]\nplugin_path = %s\nloop_window = %d\n"
+                    "[c%ld]\ntype = LoopSender\nconnection_string = loop://x\n",
                     dir, 1 + round % 3, id);
             fclose(f);
             ipm_config *c = NULL;
@@ -215,7 +215,7 @@ static void *ini_loader(void *arg)
         } else {
             /* Readers: the settings and the search path, and a search. */
             char buf[32];
-            if (ipm_setting_get("zmq_io_threads", buf, sizeof buf))
+            if (ipm_setting_get("loop_window", buf, sizeof buf))
                 ok = buf[0] >= '1' && buf[0] <= '3' && buf[1] == '\0';
             char sp[16384];
             size_t n = ipm_plugin_search_path(sp, sizeof sp);
@@ -226,7 +226,8 @@ static void *ini_loader(void *arg)
             ok = ok && ipm_plugin_load(type, &d) == IPM_ENOPLUGIN &&
                  strstr(ipm_last_error(), type);
         }
-        if (!ok) fprintf(stderr, "ini thread %ld round %d: %s\n", id, round, ipm_last_error());
+        if (!ok)
+            fprintf(stderr, "ini thread %ld round %d: %s\n", id, round, ipm_last_error());
     }
     return (void *)(intptr_t)ok;
 }
@@ -261,7 +262,8 @@ int main(void)
     /* The search path is fixed before any thread runs: setenv is not
      * thread-safe against the loader's getenv. */
     char name[128];
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/%s", ipm_test_unique(name, sizeof name, "loader"));
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/%s",
+             ipm_test_unique(name, sizeof name, "loader"));
     if (mkdir(tmpdir, 0700) != 0) return 1;
     char path[1024];
     snprintf(path, sizeof path, "%s:%s/test_plugins", tmpdir, IPM_BINARY_DIR);

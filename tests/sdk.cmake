@@ -21,14 +21,7 @@ add_executable(sdk_xfer sdk_xfer.c)
 target_link_libraries(sdk_xfer PRIVATE ipm::ipm)
 
 # Types of the plugins this build ships, for the tests that must see them all.
-set(_ipm_shipped "")
-foreach(type ZmqSender ZmqReceiver ZmqPublisher ZmqSubscriber
-             ShmSender ShmReceiver ShmPublisher ShmSubscriber)
-  if(TARGET ipm_${type})
-    list(APPEND _ipm_shipped ${type})
-  endif()
-endforeach()
-string(REPLACE ";" "," _ipm_shipped "${_ipm_shipped}")
+string(REPLACE ";" "," _ipm_shipped "${IPM_SHIPPED_PLUGINS}")
 
 if(TARGET ipm-plugins)
   add_test(NAME sdk_ipm_plugins

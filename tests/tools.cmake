@@ -2,12 +2,8 @@
 # programs as a user would, in real processes, over real transports.
 if(TARGET ipm-send AND TARGET ipm-recv AND TARGET ipm-bench AND TARGET zmq-baseline)
   set(IPM_TOOLS_TEST_DEPS ipm-send ipm-recv ipm-bench zmq-baseline)
-  foreach(t ipm_ZmqSender ipm_ZmqReceiver ipm_ZmqPublisher ipm_ZmqSubscriber
-            ipm_ShmSender ipm_ShmReceiver ipm_ShmPublisher ipm_ShmSubscriber)
-    if(TARGET ${t})
-      list(APPEND IPM_TOOLS_TEST_DEPS ${t})
-    endif()
-  endforeach()
+  list(TRANSFORM IPM_SHIPPED_PLUGINS PREPEND ipm_ OUTPUT_VARIABLE _ipm_tool_plugins)
+  list(APPEND IPM_TOOLS_TEST_DEPS ${_ipm_tool_plugins})
   set(IPM_TOOLS_TEST_ENV "")
   if(IPM_SANITIZE STREQUAL "thread" AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/zmq_tsan.supp)
     set(IPM_TOOLS_TEST_ENV ENVIRONMENT

@@ -88,6 +88,9 @@ static const ipm_plugin_ops ops = {
 };
 
 static const char *const keys[] = {"connection_string", "capacity", NULL};
+/* A process-wide [ipm] setting, so that tests of the settings need no
+ * shipped family (the loop transport does not use it). */
+static const char *const settings[] = {"loop_window", NULL};
 
 static const ipm_plugin descriptor = {
     IPM_PLUGIN_HEADER_INIT,
@@ -97,6 +100,7 @@ static const ipm_plugin descriptor = {
     .description = "in-process loopback queue (test fixture), loop://NAME",
     .keys = keys,
     .ops = &ops,
+    .settings = settings,
 };
 
 IPM_PLUGIN_DEFINE(LoopSender, &descriptor)
