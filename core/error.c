@@ -33,10 +33,14 @@ const char *ipm_version(void)
 
 ipm_status ipm_set_error(ipm_status s, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt ? fmt : "", ap);
-    va_end(ap);
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(last_error, sizeof last_error, fmt, ap);
+        va_end(ap);
+    } else {
+        last_error[0] = '\0';
+    }
     ipm_log(IPM_LOG_DEBUG, "error %s: %s", ipm_strerror(s), last_error);
     return s;
 }

@@ -117,7 +117,7 @@ static void test_syntax_error_names_file_and_line(void **state)
 {
     ipm_config *c = (ipm_config *)1;
     const char *f = write_ini("[a]\ntype = CfgSender\nthis line is wrong\n");
-    char want[300];
+    char want[sizeof path + 256];
     snprintf(want, sizeof want, "%s:3: syntax error in 'this line is wrong'", f);
     IPM_ASSERT_ERR(ipm_config_load(f, &c), IPM_ECONFIG, want);
     assert_null(c);
@@ -135,7 +135,7 @@ static void test_duplicate_key_and_section(void **state)
 {
     ipm_config *c = NULL;
     const char *f = write_ini("[a]\ntype = CfgSender\ntype = CfgSender\n");
-    char want[300];
+    char want[sizeof path + 256];
     snprintf(want, sizeof want, "%s:3: duplicate key 'type' in [a] (first set on line 2)",
              f);
     IPM_ASSERT_ERR(ipm_config_load(f, &c), IPM_ECONFIG, want);
@@ -149,7 +149,7 @@ static void test_section_without_type(void **state)
 {
     ipm_config *c = NULL;
     const char *f = write_ini("[a]\ntype = CfgSender\n\n[b]\nconnection_string = x\n");
-    char want[300];
+    char want[sizeof path + 256];
     snprintf(want, sizeof want, "%s:4: section [b] has no 'type' key", f);
     IPM_ASSERT_ERR(ipm_config_load(f, &c), IPM_ECONFIG, want);
 }
@@ -158,7 +158,7 @@ static void test_key_outside_section(void **state)
 {
     ipm_config *c = NULL;
     const char *f = write_ini("type = CfgSender\n[a]\ntype = CfgSender\n");
-    char want[300];
+    char want[sizeof path + 256];
     snprintf(want, sizeof want, "%s:1: key 'type' is outside any section", f);
     IPM_ASSERT_ERR(ipm_config_load(f, &c), IPM_ECONFIG, want);
 }
@@ -215,7 +215,7 @@ static void test_global_section(void **state)
     ipm_config_free(c);
 
     f = write_ini("[ipm]\ncfg_io_thread = 3\ncfg_pool_size = 9\n");
-    char want[300];
+    char want[sizeof path + 256];
     snprintf(want, sizeof want,
              "%s:2: unknown key 'cfg_io_thread' in [ipm]; did you mean 'cfg_io_threads'?",
              f);
@@ -237,7 +237,7 @@ static void test_check_values(void **state)
                   "send_hwm = lots\n\n[typo]\ntype = CfgSender\nsend_hvm = 1\n");
     IPM_ASSERT_OK(ipm_config_load(f, &c));
     IPM_ASSERT_OK(ipm_config_check(c, "good"));
-    char want[300];
+    char want[sizeof path + 256];
     snprintf(want, sizeof want, "%s:8: [bad]", f);
     IPM_ASSERT_ERR(ipm_config_check(c, "bad"), IPM_ECONFIG, want);
     IPM_ASSERT_ERR(ipm_config_check(c, "bad"), IPM_ECONFIG, "key 'send_hwm'");
