@@ -51,3 +51,28 @@ set_tests_properties(sdk_install PROPERTIES LABELS sdk TIMEOUT 600
 add_test(NAME sdk_doc
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sdk/doc_test.sh ${PROJECT_SOURCE_DIR})
 set_tests_properties(sdk_doc PROPERTIES LABELS sdk TIMEOUT 30)
+
+# The example plugin built against the headers of ipm 1.0.0, the previous
+# release, frozen in tests/abi/v1.0 (never edit them: they are what plugins
+# in the field were compiled with). Such a plugin must load into this core,
+# zero-extended, and pass ipm-conformance (tests/conformance.cmake).
+set(IPM_ABI_1_0_PLUGIN_DIR ${PROJECT_BINARY_DIR}/abi-1.0)
+set(_ipm_uds ${PROJECT_SOURCE_DIR}/examples/third_party_plugin)
+foreach(role Sender Receiver)
+  string(TOLOWER ${role} _file)
+  add_library(abi10_Uds${role} MODULE ${_ipm_uds}/uds_${_file}.c ${_ipm_uds}/uds_address.c)
+  target_include_directories(abi10_Uds${role} BEFORE PRIVATE
+    ${CMAKE_CURRENT_SOURCE_DIR}/abi/v1.0/include)
+  target_link_libraries(abi10_Uds${role} PRIVATE ipm)
+  target_compile_definitions(abi10_Uds${role} PRIVATE UDS_PLUGIN_VERSION="1.0-abi")
+  set_target_properties(abi10_Uds${role} PROPERTIES PREFIX "lib" OUTPUT_NAME ipm_Uds${role}
+    LIBRARY_OUTPUT_DIRECTORY ${IPM_ABI_1_0_PLUGIN_DIR} C_VISIBILITY_PRESET hidden)
+  target_link_options(abi10_Uds${role} PRIVATE "LINKER:--no-undefined")
+endforeach()
+if(TARGET ipm-plugins)
+  add_test(NAME sdk_abi_1_0_loads COMMAND $<TARGET_FILE:ipm-plugins> show UdsSender)
+  set_tests_properties(sdk_abi_1_0_loads PROPERTIES LABELS sdk TIMEOUT 30
+    ENVIRONMENT "IPM_PLUGIN_PATH=${IPM_ABI_1_0_PLUGIN_DIR}"
+    PASS_REGULAR_EXPRESSION "UdsSender  \\(sender, version 1.0-abi, ABI 1\\.0\\)")
+  add_dependencies(sdk_xfer abi10_UdsSender abi10_UdsReceiver)
+endif()

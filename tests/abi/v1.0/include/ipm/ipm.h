@@ -1,0 +1,279 @@
+/*
+ * ipm.h — the application API of ipm, inter-process messaging for DAQ systems.
+ *
+ * Everything declared here is public and stable; everything else in the
+ * library is private. Transports are plugins (libipm_<Type>.so) loaded by
+ * name at run time; see ipm/plugin.h for the plugin author's side.
+ *
+ * Conventions that hold for every function below:
+ *  - Functions that can fail return ipm_status. On failure any out-pointer is
+ *    set to NULL and ipm_last_error() holds a sentence saying what failed,
+ *    where and why.
+ *  - Objects are opaque; the library allocates them and the matching
+ *    *_free / *_destroy releases them. All destroy/free functions are NULL-safe.
+ *  - Strings passed in are copied; the caller keeps ownership of them.
+ *  - Nothing prints, aborts or exits. Logging to stderr is off unless the
+ *    environment variable IPM_LOG is set to debug, info or warn.
+ *  - Thread safety: one sender or receiver is used by one thread at a time;
+ *    distinct objects may be used from distinct threads at once; plugin
+ *    loading, params and config objects (read-only use) are thread-safe.
+ */
+#ifndef IPM_IPM_H
+#define IPM_IPM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define IPM_EXPORT __attribute__((visibility("default")))
+#else
+#define IPM_EXPORT
+#endif
+
+#define IPM_VERSION_MAJOR 1
+#define IPM_VERSION_MINOR 0
+#define IPM_VERSION_PATCH 0
+#define IPM_VERSION_STRING "1.0.0"
+
+/*
+ * Status codes. The list is one X-macro table so that the enum and
+ * ipm_strerror() can never drift apart. Codes are deliberately not errno
+ * values; the OS error, where there is one, is in ipm_last_error().
+ */
+#define IPM_STATUS_TABLE(X)                                                              \
+    X(IPM_OK, "success")                                                                 \
+    X(IPM_ETIMEDOUT, "timed out")                                                        \
+    X(IPM_ESTATE, "wrong state: not connected, or a callback owns the receiver")         \
+    X(IPM_EINVAL, "invalid argument")                                                    \
+    X(IPM_ESIZE, "received size differs from the required size")                         \
+    X(IPM_ENOPLUGIN, "plugin not found on the search path")                              \
+    X(IPM_EPLUGIN, "plugin unusable")                                                    \
+    X(IPM_ECONFIG, "configuration error")                                                \
+    X(IPM_ECONNECT, "bind or connect failed")                                            \
+    X(IPM_ENOTSUP, "operation not supported by this transport")                          \
+    X(IPM_ETOOBIG, "message too large for this transport")                               \
+    X(IPM_ENOMEM, "out of memory")                                                       \
+    X(IPM_ESYS, "operating system or library failure")
+
+typedef enum ipm_status {
+#define IPM_STATUS_ENUM_(name, text) name,
+    IPM_STATUS_TABLE(IPM_STATUS_ENUM_)
+#undef IPM_STATUS_ENUM_
+} ipm_status;
+
+/* Static text for a status code; never NULL, "unknown status" for values
+ * outside the enum. Thread-safe. */
+IPM_EXPORT const char *ipm_strerror(ipm_status s);
+
+/* Detail of the last failure on the calling thread: what, where and why, and
+ * for plugin loading every path tried. Never NULL ("" before any failure).
+ * The string is owned by the library and stays valid until the next ipm call
+ * on the same thread. Successful calls do not clear it. */
+IPM_EXPORT const char *ipm_last_error(void);
+
+/* Library version as "MAJOR.MINOR.PATCH"; static storage. */
+IPM_EXPORT const char *ipm_version(void);
+
+#define IPM_BLOCK (-1)  /* timeout_ms: wait forever */
+#define IPM_NO_BLOCK 0  /* timeout_ms: try once     */
+
+typedef struct ipm_params ipm_params;     /* ordered key=value connection info   */
+typedef struct ipm_sender ipm_sender;     /* ZmqSender, ZmqPublisher, ...         */
+typedef struct ipm_receiver ipm_receiver; /* a subscriber is a receiver that can subscribe */
+typedef struct ipm_config ipm_config;     /* a loaded INI file                     */
+
+/*
+ * A received message. data/metadata point into library-owned memory that
+ * stays valid until ipm_message_release(). metadata is never NULL and is
+ * NUL-terminated; for pub/sub it is the topic. opaque_ belongs to the library.
+ * Release every message that a receive filled, also after IPM_ESIZE; a
+ * message may outlive the receiver it came from.
+ */
+typedef struct ipm_message {
+    const void *data;
+    size_t size;
+    const char *metadata;
+    size_t metadata_size; /* strlen(metadata) */
+    void *opaque_[4];     /* owned by the library */
+} ipm_message;
+
+/* Cumulative counts of what was sent or received successfully; `dropped`
+ * counts messages a subscriber lost because it fell behind (transports that
+ * cannot know report 0). */
+typedef struct ipm_stats {
+    uint64_t messages, bytes, dropped;
+} ipm_stats;
+
+/* ---------------------------------------------------------------- params */
+
+/* New empty params in *out; caller frees with ipm_params_free. */
+IPM_EXPORT ipm_status ipm_params_new(ipm_params **out);
+
+/* Parse a connection string: a bare endpoint ("tcp://h:5555" becomes
+ * connection_string=tcp://h:5555) or "key=value; key=value" pairs. Space
+ * around keys and values is trimmed; a double-quoted value may hold ';'.
+ * A duplicate key, an empty key or a pair without '=' is IPM_ECONFIG naming
+ * the text and its column. Caller frees *out with ipm_params_free. */
+IPM_EXPORT ipm_status ipm_params_parse(const char *connection_string, ipm_params **out);
+
+/* Set key to value (both copied), replacing an existing value in place, or
+ * appending. Keys are non-empty; value may be "". */
+IPM_EXPORT ipm_status ipm_params_set(ipm_params *p, const char *key, const char *value);
+
+/* Value of key, or NULL if absent (or p/key NULL). The pointer is owned by p
+ * and valid until p is freed or the key is set again. */
+IPM_EXPORT const char *ipm_params_get(const ipm_params *p, const char *key);
+
+/* Number of pairs and the i-th pair in insertion order (NULL if i is out of
+ * range); pointers owned by p. */
+IPM_EXPORT size_t ipm_params_count(const ipm_params *p);
+IPM_EXPORT const char *ipm_params_key_at(const ipm_params *p, size_t i);
+IPM_EXPORT const char *ipm_params_value_at(const ipm_params *p, size_t i);
+
+/* Free p and everything it owns. NULL-safe. */
+IPM_EXPORT void ipm_params_free(ipm_params *p);
+
+/* --------------------------------------------------------------- senders */
+
+/* Create an unconnected sender of the given type (ZmqSender, ZmqPublisher,
+ * ShmPublisher, ... or a path to a plugin .so). Loads the plugin on first
+ * use. IPM_ENOPLUGIN if no library is found (every path tried is in
+ * ipm_last_error), IPM_EPLUGIN if it is unusable or is not a sender,
+ * IPM_EINVAL for a malformed type name. Caller destroys *out. */
+IPM_EXPORT ipm_status ipm_sender_create(const char *type, ipm_sender **out);
+
+/* Validate p against the plugin's keys (unknown key: IPM_ECONFIG with a
+ * suggestion), then bind or connect. May block for name resolution. Calling it
+ * again on a connected sender is up to the transport (IPM_ENOTSUP if it can't).
+ * p is only read; the caller keeps it. */
+IPM_EXPORT ipm_status ipm_sender_connect(ipm_sender *s, const ipm_params *p);
+
+/* Resolved endpoint after connect (e.g. tcp://127.0.0.1:40123), or NULL if
+ * not connected. Owned by s, valid until the next connect or destroy. */
+IPM_EXPORT const char *ipm_sender_endpoint(const ipm_sender *s);
+
+/* True once connected. NULL-safe (false). */
+IPM_EXPORT bool ipm_sender_can_send(const ipm_sender *s);
+
+/* Send size bytes from data with metadata (NULL means ""; for publishers it
+ * is the topic). The bytes are copied or handed to the transport before the
+ * call returns; the caller keeps data. Waits up to timeout_ms (IPM_BLOCK
+ * forever, IPM_NO_BLOCK not at all) for room, sleeping in the kernel; then
+ * IPM_ETIMEDOUT with nothing sent. IPM_ESTATE before connect, IPM_EINVAL for
+ * data NULL with size > 0, IPM_ETOOBIG over the transport's limit. */
+IPM_EXPORT ipm_status ipm_send(ipm_sender *s, const void *data, size_t size, int timeout_ms,
+                               const char *metadata);
+
+/* Copy the sender's counters to *out (zeros for NULL s). Thread-safe. */
+IPM_EXPORT void ipm_sender_stats(const ipm_sender *s, ipm_stats *out);
+
+/* Close and free. Bounded by the transport's linger. NULL-safe. */
+IPM_EXPORT void ipm_sender_destroy(ipm_sender *s);
+
+/* ------------------------------------------------------------- receivers */
+
+/* Create an unconnected receiver (receiver or subscriber type). Errors as
+ * ipm_sender_create. Caller destroys *out. */
+IPM_EXPORT ipm_status ipm_receiver_create(const char *type, ipm_receiver **out);
+
+/* As ipm_receiver_create, but IPM_EPLUGIN unless the type is a subscriber. */
+IPM_EXPORT ipm_status ipm_subscriber_create(const char *type, ipm_receiver **out);
+
+/* Validate p (as ipm_sender_connect) and bind or connect. For subscribers,
+ * connecting again adds publishers, and a `topics` key (comma-separated,
+ * present but empty: every topic) subscribes as ipm_subscribe would. A
+ * callback registered before connect starts running here. */
+IPM_EXPORT ipm_status ipm_receiver_connect(ipm_receiver *r, const ipm_params *p);
+
+/* Resolved endpoint after connect, or NULL. Owned by r. */
+IPM_EXPORT const char *ipm_receiver_endpoint(const ipm_receiver *r);
+
+/* True once connected and no callback owns the receiver. NULL-safe. */
+IPM_EXPORT bool ipm_receiver_can_receive(const ipm_receiver *r);
+
+/* Receive one message into *msg, waiting up to timeout_ms. A message that
+ * arrives during the wait wakes it at once (the wait is in the kernel).
+ * IPM_ETIMEDOUT no sooner than timeout_ms and no later than 20 ms after.
+ * IPM_ESTATE before connect or while a callback is registered. On IPM_OK the
+ * caller owns *msg and must ipm_message_release() it; on failure *msg is
+ * zeroed. */
+IPM_EXPORT ipm_status ipm_receive(ipm_receiver *r, ipm_message *msg, int timeout_ms);
+
+/* As ipm_receive, but IPM_ESIZE if the message is not exactly required_size
+ * bytes. The message is consumed either way, and on IPM_OK and IPM_ESIZE the
+ * caller must release it. */
+IPM_EXPORT ipm_status ipm_receive_exact(ipm_receiver *r, ipm_message *msg, int timeout_ms,
+                                        size_t required_size);
+
+/* Give a received message back to the library. NULL-safe and idempotent
+ * (the message is zeroed). */
+IPM_EXPORT void ipm_message_release(ipm_message *msg);
+
+/* Subscribe to topics starting with topic ("" = all). Nothing is delivered to
+ * a subscriber before its first subscribe. IPM_ENOTSUP for non-subscribers.
+ * Allowed before connect and while a callback runs. */
+IPM_EXPORT ipm_status ipm_subscribe(ipm_receiver *r, const char *topic);
+IPM_EXPORT ipm_status ipm_unsubscribe(ipm_receiver *r, const char *topic);
+
+/* Called on the receiver's callback thread with a message it does not own:
+ * the message is released when the callback returns. */
+typedef void (*ipm_callback)(const ipm_message *msg, void *user);
+
+/* Register fn (with user passed back, last) to be called for every message
+ * on a thread the library owns; while it is registered ipm_receive returns
+ * IPM_ESTATE. Registering before connect starts delivery at connect.
+ * fn == NULL unregisters: returns within 100 ms and no callback runs after it
+ * returns (called from inside the callback it returns at once and no further
+ * callback starts). No library lock is held while fn runs. */
+IPM_EXPORT ipm_status ipm_receiver_set_callback(ipm_receiver *r, ipm_callback fn, void *user);
+
+/* Copy the receiver's counters to *out (zeros for NULL r). Thread-safe. */
+IPM_EXPORT void ipm_receiver_stats(const ipm_receiver *r, ipm_stats *out);
+
+/* Unregister any callback, close and free. Must not be called from the
+ * receiver's own callback. NULL-safe. */
+IPM_EXPORT void ipm_receiver_destroy(ipm_receiver *r);
+
+/* --------------------------------------------------------- one-call open */
+
+/* Parse spec (a connection string with a `type` key), create, connect
+ * (which subscribes to `topics`, see ipm_receiver_connect). Caller destroys
+ * *out. */
+IPM_EXPORT ipm_status ipm_sender_open(const char *spec, ipm_sender **out);
+IPM_EXPORT ipm_status ipm_receiver_open(const char *spec, ipm_receiver **out);
+
+/* ----------------------------------------------------------- INI configs */
+
+/* Load an INI file: one connection per section, plus optional global
+ * settings in [ipm] (plugin_path, zmq_io_threads, zmq_max_sockets) that take
+ * effect process-wide. Syntax errors are IPM_ECONFIG naming file and line.
+ * Caller frees *out with ipm_config_free. */
+IPM_EXPORT ipm_status ipm_config_load(const char *path, ipm_config **out);
+
+/* Number of connection sections (not counting [ipm]) and the i-th name. */
+IPM_EXPORT size_t ipm_config_count(const ipm_config *c);
+IPM_EXPORT const char *ipm_config_name_at(const ipm_config *c, size_t i);
+
+/* A copy of section `name`'s keys (case-insensitive name); caller frees. */
+IPM_EXPORT ipm_status ipm_config_params(const ipm_config *c, const char *name,
+                                        ipm_params **out);
+
+/* Create and connect the sender/receiver described by section `name`. The
+ * receiver variant subscribes to `topics` as ipm_receiver_connect does. */
+IPM_EXPORT ipm_status ipm_config_sender(const ipm_config *c, const char *name,
+                                        ipm_sender **out);
+IPM_EXPORT ipm_status ipm_config_receiver(const ipm_config *c, const char *name,
+                                          ipm_receiver **out);
+
+/* Free c. Senders/receivers made from it are independent of it. NULL-safe. */
+IPM_EXPORT void ipm_config_free(ipm_config *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IPM_IPM_H */

@@ -1,0 +1,224 @@
+/*
+ * plugin.h — the transport plugin ABI of ipm, and the helpers libipm.so
+ * exports for plugin authors. Applications need only ipm/ipm.h.
+ *
+ * A plugin is a shared object libipm_<Type>.so that exports exactly one
+ * symbol, ipm_plugin_<Type>, returning a static ipm_plugin descriptor:
+ *
+ *     static const ipm_plugin_ops ops = { .struct_size = sizeof ops, ... };
+ *     static const char *const keys[] = { "connection_string", NULL };
+ *     static const ipm_plugin desc = {
+ *         IPM_PLUGIN_HEADER_INIT, .role = IPM_ROLE_SENDER, .name = "MySender",
+ *         .version = "1.0.0", .description = "...", .keys = keys, .ops = &ops };
+ *     IPM_PLUGIN_DEFINE(MySender, &desc)
+ *
+ * Build it with -fvisibility=hidden and link it against libipm.so with
+ * -Wl,--no-undefined (CMake: ipm_add_plugin(MySender SOURCES ...)).
+ *
+ * The core wraps every call with the checks of the contract (NULL handles and
+ * data, state before connect, callback ownership, stats, message release), so
+ * a plugin implements transport logic only. The core never calls one plugin
+ * object from two threads at once.
+ *
+ * ABI versioning: structs grow only at their end. A plugin built for ABI
+ * MAJOR.MINOR loads into a core of the same MAJOR and a MINOR at least as new.
+ * Every struct begins (after the magic) with its own struct_size so that the
+ * core can tell which members a plugin knows about.
+ */
+#ifndef IPM_PLUGIN_H
+#define IPM_PLUGIN_H
+
+#include <stdarg.h>
+#include <ipm/ipm.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IPM_PLUGIN_MAGIC 0x50504D49u /* "IMPP" little-endian: ipm plugin */
+#define IPM_PLUGIN_ABI_MAJOR 1
+#define IPM_PLUGIN_ABI_MINOR 0
+
+typedef enum ipm_role {
+    IPM_ROLE_SENDER = 1,     /* ipm_send: ZmqSender, ZmqPublisher, ...      */
+    IPM_ROLE_RECEIVER = 2,   /* ipm_receive: ZmqReceiver, ...               */
+    IPM_ROLE_SUBSCRIBER = 3  /* a receiver that also subscribes by topic    */
+} ipm_role;
+
+/*
+ * Operations of one transport. `state` is the plugin's own per-object
+ * pointer made by create. Unless said otherwise an operation is required for
+ * the roles listed with it; optional ones may be NULL.
+ * Errors: every failing operation returns a status other than IPM_OK and
+ * first calls ipm_set_error() with a sentence naming the endpoint or key.
+ */
+typedef struct ipm_plugin_ops {
+    uint32_t struct_size; /* sizeof(ipm_plugin_ops) the plugin was built with */
+
+    /* All roles. Allocate the per-object state in *state. Must not block. */
+    ipm_status (*create)(void **state);
+
+    /* All roles. Bind or connect as params p say (p has already been checked
+     * against the descriptor's keys; p is only borrowed for the call). May
+     * block for name resolution, never for a peer. Called again on a connected
+     * object it may add endpoints (subscribers) or return IPM_ENOTSUP. */
+    ipm_status (*connect)(void *state, const ipm_params *p);
+
+    /* Optional, all roles. The resolved endpoint after connect, or NULL.
+     * Owned by state; valid until the next connect or destroy. */
+    const char *(*endpoint)(const void *state);
+
+    /* All roles. Close and free everything state owns, bounded in time (the
+     * transport's linger). Messages already received may outlive state. */
+    void (*destroy)(void *state);
+
+    /* Sender. Hand size bytes at data (data may be NULL only if size is 0) to
+     * the transport with metadata (never NULL, metadata_size = strlen) within
+     * timeout_ms (IPM_BLOCK: forever). Copy or hand over the bytes before
+     * returning: the caller reuses data. On timeout return IPM_ETIMEDOUT with
+     * nothing sent, partly or wholly. Wait in the kernel, never by spinning or
+     * sleeping in steps. */
+    ipm_status (*send)(void *state, const void *data, size_t size, const char *metadata,
+                       size_t metadata_size, int timeout_ms);
+
+    /* Receiver and subscriber. Wait up to timeout_ms (IPM_BLOCK: forever) for
+     * one message and fill msg->data, size, metadata (non-NULL,
+     * NUL-terminated), metadata_size. The plugin may use msg->opaque_[0] and
+     * opaque_[1] to find its buffers again in release; opaque_[2..3] belong to
+     * the core. IPM_ETIMEDOUT no sooner than timeout_ms (see
+     * ipm_deadline_ns) and no later than 20 ms after it; a message arriving
+     * during the wait must wake it at once. */
+    ipm_status (*receive)(void *state, ipm_message *msg, int timeout_ms);
+
+    /* Receiver and subscriber. Free what receive put in msg. Called exactly
+     * once per successful receive, possibly after destroy(state) and from any
+     * thread, so it must not use the receiver's state. */
+    void (*release)(ipm_message *msg);
+
+    /* Subscriber. Add/remove a topic prefix ("" = all). Allowed before
+     * connect; must then apply to later connects. Never called concurrently
+     * with receive on the same state. */
+    ipm_status (*subscribe)(void *state, const char *topic);
+    ipm_status (*unsubscribe)(void *state, const char *topic);
+
+    /* Optional, subscriber. Messages lost so far because this subscriber fell
+     * behind. May be called from another thread than receive. */
+    uint64_t (*dropped)(const void *state);
+} ipm_plugin_ops;
+
+/* The descriptor a plugin's factory returns. Static storage, never freed. */
+typedef struct ipm_plugin {
+    uint32_t magic;       /* IPM_PLUGIN_MAGIC */
+    uint16_t abi_major;   /* IPM_PLUGIN_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;   /* IPM_PLUGIN_ABI_MINOR the plugin was built with */
+    uint32_t struct_size; /* sizeof(ipm_plugin) the plugin was built with */
+    uint32_t role;        /* an ipm_role */
+    const char *name;     /* must equal <Type> of libipm_<Type>.so */
+    const char *version;  /* the plugin's own version, e.g. "1.2.0" */
+    const char *description;   /* one line */
+    const char *const *keys;   /* NULL-terminated keys accepted by connect */
+    const ipm_plugin_ops *ops; /* never NULL */
+} ipm_plugin;
+
+/* The first members of every descriptor, in a designated initialiser. */
+#define IPM_PLUGIN_HEADER_INIT                                                           \
+    .magic = IPM_PLUGIN_MAGIC, .abi_major = IPM_PLUGIN_ABI_MAJOR,                         \
+    .abi_minor = IPM_PLUGIN_ABI_MINOR, .struct_size = sizeof(ipm_plugin)
+
+/* Define and export the factory symbol ipm_plugin_<type>. */
+#define IPM_PLUGIN_DEFINE(type, descriptor)                                              \
+    IPM_EXPORT const ipm_plugin *ipm_plugin_##type(void);                                \
+    IPM_EXPORT const ipm_plugin *ipm_plugin_##type(void)                                 \
+    {                                                                                    \
+        return (descriptor);                                                             \
+    }
+
+typedef const ipm_plugin *(*ipm_plugin_factory)(void);
+
+/* ------------------------------------------------------- loader access */
+
+/* Find, load and validate the plugin for type (same rules and messages as
+ * ipm_sender_create), caching it for the life of the process. *out is
+ * static. Thread-safe. */
+IPM_EXPORT ipm_status ipm_plugin_load(const char *type, const ipm_plugin **out);
+
+/* Register a descriptor linked into the program itself (static plugins); it
+ * is validated like a loaded one and then found by name before any search.
+ * The descriptor must outlive the process's use of ipm. Thread-safe. */
+IPM_EXPORT ipm_status ipm_plugin_register(const ipm_plugin *desc);
+
+/* Path a cached plugin was loaded from ("(static)" if registered), or NULL. */
+IPM_EXPORT const char *ipm_plugin_loaded_path(const char *type);
+
+/* The plugin search directories in order, ':'-separated, into buf (cap bytes,
+ * truncated and NUL-terminated). Returns the full length, like snprintf. */
+IPM_EXPORT size_t ipm_plugin_search_path(char *buf, size_t cap);
+
+/* Check that every key of p is known to plugin desc or to the core (type,
+ * topics): IPM_ECONFIG "unknown key 'x' for Type; did you mean 'y'?". */
+IPM_EXPORT ipm_status ipm_params_check_keys(const ipm_params *p, const ipm_plugin *desc);
+
+/* ------------------------------------------------------------- helpers */
+
+/* Record a formatted message as the calling thread's last error and return
+ * s, so that a plugin can write `return ipm_set_error(IPM_ECONNECT, ...)`. */
+IPM_EXPORT ipm_status ipm_set_error(ipm_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Typed getters. A missing key yields def with IPM_OK; a present key that
+ * does not parse, or lies outside [min, max], is IPM_ECONFIG naming the key
+ * and the value. get_size accepts suffixes k, M, G (x1000) and Ki, Mi, Gi
+ * (x1024). get_bool accepts 1/0, true/false, yes/no, on/off. */
+IPM_EXPORT ipm_status ipm_params_get_int(const ipm_params *p, const char *key, long long def,
+                                         long long min, long long max, long long *out);
+IPM_EXPORT ipm_status ipm_params_get_size(const ipm_params *p, const char *key, uint64_t def,
+                                          uint64_t min, uint64_t max, uint64_t *out);
+IPM_EXPORT ipm_status ipm_params_get_bool(const ipm_params *p, const char *key, bool def,
+                                          bool *out);
+/* Value of key, or def if absent. Owned by p. */
+IPM_EXPORT const char *ipm_params_get_str(const ipm_params *p, const char *key,
+                                          const char *def);
+
+/* Process-wide settings from the [ipm] section of loaded INI files, e.g.
+ * "zmq_io_threads". Copies the value into buf (cap bytes) and returns true,
+ * or returns false if it was never set. Thread-safe. */
+IPM_EXPORT bool ipm_setting_get(const char *key, char *buf, size_t cap);
+
+/*
+ * Process-wide singletons shared between plugins (one ZeroMQ context for all
+ * Zmq plugins, so inproc:// works between them). acquire returns the object
+ * registered under name, creating it with create(&obj, arg) if absent, and
+ * counts a reference; release drops one and calls destroy(obj) at zero.
+ * create and destroy run under the registry lock: keep them short and do not
+ * call back into the registry. Thread-safe.
+ */
+typedef ipm_status (*ipm_singleton_create_fn)(void **obj, void *arg);
+typedef void (*ipm_singleton_destroy_fn)(void *obj);
+IPM_EXPORT ipm_status ipm_singleton_acquire(const char *name, ipm_singleton_create_fn create,
+                                            ipm_singleton_destroy_fn destroy, void *arg,
+                                            void **out);
+IPM_EXPORT void ipm_singleton_release(const char *name);
+
+/* Monotonic clock in ns, and deadlines for timeout_ms arguments: a deadline
+ * is -1 for IPM_BLOCK (or any negative timeout), else now + timeout.
+ * ipm_remaining_ms rounds up, so waiting that long never ends early; it is
+ * -1 for no deadline and 0 once the deadline has passed. */
+IPM_EXPORT int64_t ipm_now_ns(void);
+IPM_EXPORT int64_t ipm_deadline_ns(int timeout_ms);
+IPM_EXPORT int ipm_remaining_ms(int64_t deadline_ns);
+
+/* Logging, off unless IPM_LOG=debug|info|warn; goes to stderr. */
+typedef enum ipm_log_level { IPM_LOG_DEBUG = 1, IPM_LOG_INFO, IPM_LOG_WARN } ipm_log_level;
+IPM_EXPORT void ipm_log(ipm_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IPM_PLUGIN_H */
