@@ -273,6 +273,26 @@ static void test_ipc_permissions(void **state)
     ipm_sender_destroy(s);
     ipm_receiver_destroy(r);
     unlink(path);
+
+    /* A wildcard ipc endpoint (libzmq picks the path, in a directory of its own): the
+     * same default mode. */
+    IPM_ASSERT_OK(open_receiver("type=ZmqReceiver; connection_string=ipc://*", &r));
+    const char *ep = ipm_receiver_endpoint(r);
+    printf("[ harden   ] ipc://* bound to %s\n", ep);
+    /* In $TMPDIR, or the working directory if it is not set. */
+    assert_true(strncmp(ep, "ipc://", 6) == 0 && strcmp(ep + 6, "*") != 0);
+    assert_int_equal(mode_of(ep + 6), 0600);
+    snprintf(spec, sizeof spec, "type=ZmqSender; connection_string=%s", ep);
+    IPM_ASSERT_OK(open_sender(spec, &s));
+    roundtrip(s, r, "via ipc://*");
+    /* libzmq 4.3 leaves the socket and its directory behind. */
+    snprintf(path, sizeof path, "%s", ep + 6);
+    ipm_sender_destroy(s);
+    ipm_receiver_destroy(r);
+    unlink(path);
+    char *slash = strrchr(path, '/');
+    if (slash != NULL) *slash = '\0';
+    rmdir(path);
     umask(old);
 
     /* Bad values name the key and the value; a mode without owner read and
