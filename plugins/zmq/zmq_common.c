@@ -23,6 +23,14 @@ static ipm_status set_int_option(ipm_zmq *z, int option, int value, const char *
     return IPM_OK;
 }
 
+static ipm_status set_maxmsgsize(ipm_zmq *z, int64_t value, const char *key)
+{
+    if (zmq_setsockopt(z->sock, ZMQ_MAXMSGSIZE, &value, sizeof value) != 0)
+        return ipm_set_error(IPM_ECONFIG, "%s: cannot apply %s = %lld: %s", z->plugin,
+                             key, (long long)value, zmq_strerror(errno));
+    return IPM_OK;
+}
+
 ipm_status ipm__zmq_apply_options(ipm_zmq *z, const ipm_params *p, const char *hwm_key,
                                   int default_hwm)
 {
@@ -53,6 +61,29 @@ ipm_status ipm__zmq_apply_options(ipm_zmq *z, const ipm_params *p, const char *h
                                 IPM_ZMQ_MAX_LINGER_MS, &linger);
         if (st != IPM_OK) return st;
         st = set_int_option(z, ZMQ_LINGER, (int)linger, "linger_ms");
+        if (st != IPM_OK) return st;
+    }
+
+    if (z->type == ZMQ_PULL || z->type == ZMQ_SUB) {
+        /* 0 is "no limit", as for the high-water marks. */
+        uint64_t max;
+        st = ipm_params_get_size(p, "max_message_size", IPM_ZMQ_DEFAULT_MAX_MESSAGE_SIZE,
+                                 0, INT64_MAX, &max);
+        if (st != IPM_OK) return st;
+        if (max != 0 && max < IPM_ZMQ_MIN_MAX_MESSAGE_SIZE)
+            return ipm_set_error(IPM_ECONFIG,
+                                 "%s: max_message_size=%llu is below %d bytes (ZeroMQ's "
+                                 "handshake counts against it; 0 means no limit)",
+                                 z->plugin, (unsigned long long)max,
+                                 IPM_ZMQ_MIN_MAX_MESSAGE_SIZE);
+        st = set_maxmsgsize(z, max == 0 ? -1 : (int64_t)max, "max_message_size");
+        if (st != IPM_OK) return st;
+    } else if (z->type == ZMQ_PUB) {
+        /* What a publisher reads are subscriptions: a flag byte or a
+         * SUBSCRIBE command, then a topic of at most IPM_ZMQ_MAX_TOPIC
+         * bytes from a ZmqSubscriber. A longer one is a hostile or broken
+         * peer, cut off before its topic reaches libzmq's recursive trie. */
+        st = set_maxmsgsize(z, IPM_ZMQ_MAX_TOPIC + 64, "the subscription size bound");
         if (st != IPM_OK) return st;
     }
 
@@ -102,14 +133,66 @@ static ipm_status bind_failed(ipm_zmq *z, const char *endpoint, const char *trie
                          zmq_strerror(e));
 }
 
+/* True if host (of a tcp:// endpoint, without the port) is an IPv6 address
+ * literal, bracketed as URLs write it or bare. ZeroMQ sockets are IPv4-only
+ * unless ZMQ_IPV6 is set, and then fail on such a host with ENODEV. */
+static bool is_ipv6_literal(const char *host)
+{
+    if (host[0] == '[') return true;
+    unsigned char addr[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET6, host, addr) == 1;
+}
+
+static ipm_status set_ipv6(ipm_zmq *z, const char *endpoint, bool on)
+{
+    int v = on ? 1 : 0;
+    if (zmq_setsockopt(z->sock, ZMQ_IPV6, &v, sizeof v) != 0)
+        return ipm_set_error(IPM_ESYS, "%s: cannot set ZMQ_IPV6 for '%s': %s", z->plugin,
+                             endpoint, zmq_strerror(errno));
+    return IPM_OK;
+}
+
 /* True if ZeroMQ can bind to host as written: the wildcard, an address
  * literal, or a network interface name. Anything else is a host name. */
 static bool bindable_as_is(const char *host)
 {
     unsigned char addr[sizeof(struct in6_addr)];
-    return strcmp(host, "*") == 0 || host[0] == '[' ||
-           inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1 ||
-           if_nametoindex(host) != 0;
+    return strcmp(host, "*") == 0 || is_ipv6_literal(host) ||
+           inet_pton(AF_INET, host, addr) == 1 || if_nametoindex(host) != 0;
+}
+
+/* The host of a tcp:// endpoint whose ':port' check_tcp_port found, into
+ * host (cap bytes). IPM_ECONNECT if it is empty or too long. */
+static ipm_status tcp_host(const ipm_zmq *z, const char *endpoint, const char *verb,
+                           char *host, size_t cap)
+{
+    const char *colon = strrchr(endpoint, ':');
+    size_t hlen = (size_t)(colon - (endpoint + 6));
+    if (hlen == 0 || hlen >= cap)
+        return ipm_set_error(
+            IPM_ECONNECT, "%s: cannot %s '%s': %s", z->plugin, verb, endpoint,
+            hlen == 0 ? "no host before the port" : "host name too long");
+    memcpy(host, endpoint + 6, hlen);
+    host[hlen] = '\0';
+    return IPM_OK;
+}
+
+/* Peers that bind must not take stray bytes for messages. ZeroMQ reads a
+ * connection whose first byte is not ZMTP 3's 0xFF as a ZMTP 1.0 peer and
+ * delivers whatever frames the bytes happen to spell (an HTTP request, a
+ * port scanner's probe). A ZAP domain makes libzmq refuse ZMTP 1.0 and 2.0
+ * peers (the fix of CVE-2014-9721) and drop the connection; ZMTP 3 peers
+ * with the NULL mechanism (every libzmq since 4.0, DUNE's ipm, ZmqSender)
+ * are unaffected: with no ZAP handler in the context, libzmq lets them in
+ * as before. The context is ipm's own, and bind refuses the handler's
+ * endpoint, so no handler of ours can appear there. */
+static ipm_status refuse_old_zmtp(ipm_zmq *z, const char *endpoint)
+{
+    static const char domain[] = "ipm";
+    if (zmq_setsockopt(z->sock, ZMQ_ZAP_DOMAIN, domain, sizeof domain - 1) != 0)
+        return ipm_set_error(IPM_ESYS, "%s: cannot set the ZAP domain for '%s': %s",
+                             z->plugin, endpoint, zmq_strerror(errno));
+    return IPM_OK;
 }
 
 /* libzmq parses a tcp:// port with atoi and keeps it modulo 65536, so
@@ -138,29 +221,41 @@ static ipm_status check_tcp_port(const ipm_zmq *z, const char *endpoint, const c
     return IPM_OK;
 }
 
-ipm_status ipm__zmq_bind(ipm_zmq *z, const char *endpoint)
+ipm_status ipm__zmq_bind(ipm_zmq *z, const char *endpoint, unsigned ipc_mode)
 {
     ipm_status st = check_tcp_port(z, endpoint, "bind to");
     if (st != IPM_OK) return st;
+    if (strcmp(endpoint, "inproc://zeromq.zap.01") == 0)
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s: cannot bind to '%s': the endpoint is reserved for "
+                             "ZeroMQ's authentication handler (ZAP)",
+                             z->plugin, endpoint);
+    /* libzmq aborts when getifaddrs() or the listening socket finds no
+     * descriptor; inproc:// needs none. */
+    if (strncmp(endpoint, "inproc://", 9) != 0) {
+        char what[300];
+        snprintf(what, sizeof what, "bind to '%.200s'", endpoint);
+        st = ipm__zmq_fd_headroom(z->plugin, what, IPM_ZMQ_BIND_FDS);
+        if (st != IPM_OK) return st;
+    }
+    st = refuse_old_zmtp(z, endpoint);
+    if (st != IPM_OK) return st;
+    if (strncmp(endpoint, "ipc://", 6) == 0)
+        return ipm__zmq_bind_ipc(z, endpoint, ipc_mode);
     if (strncmp(endpoint, "tcp://", 6) != 0) {
         if (zmq_bind(z->sock, endpoint) != 0)
             return bind_failed(z, endpoint, NULL, errno);
         return record_last_endpoint(z);
     }
 
-    /* check_tcp_port found the ':port' after the host. */
-    const char *colon = strrchr(endpoint, ':');
     char host[256];
-    size_t hlen = (size_t)(colon - (endpoint + 6));
-    if (hlen == 0 || hlen >= sizeof host)
-        return ipm_set_error(
-            IPM_ECONNECT, "%s: cannot bind to '%s': %s", z->plugin, endpoint,
-            hlen == 0 ? "no host before the port" : "host name too long");
-    memcpy(host, endpoint + 6, hlen);
-    host[hlen] = '\0';
-    const char *port = colon + 1;
+    st = tcp_host(z, endpoint, "bind to", host, sizeof host);
+    if (st != IPM_OK) return st;
+    const char *port = strrchr(endpoint, ':') + 1;
 
     if (bindable_as_is(host)) {
+        st = set_ipv6(z, endpoint, is_ipv6_literal(host));
+        if (st != IPM_OK) return st;
         if (zmq_bind(z->sock, endpoint) != 0)
             return bind_failed(z, endpoint, NULL, errno);
         return record_last_endpoint(z);
@@ -207,6 +302,14 @@ ipm_status ipm__zmq_connect(ipm_zmq *z, const char *endpoint)
 {
     ipm_status st = check_tcp_port(z, endpoint, "connect to");
     if (st != IPM_OK) return st;
+    if (strncmp(endpoint, "tcp://", 6) == 0) {
+        /* ZMQ_IPV6 is copied into each connection at zmq_connect, so one
+         * subscriber can reach IPv4 and IPv6 publishers. */
+        char host[256];
+        st = tcp_host(z, endpoint, "connect to", host, sizeof host);
+        if (st == IPM_OK) st = set_ipv6(z, endpoint, is_ipv6_literal(host));
+        if (st != IPM_OK) return st;
+    }
     if (zmq_connect(z->sock, endpoint) != 0)
         return ipm_set_error(IPM_ECONNECT, "%s: cannot connect to '%s': %s", z->plugin,
                              endpoint, zmq_strerror(errno));
@@ -236,9 +339,11 @@ ipm_status ipm__zmq_open_endpoint(ipm_zmq *z, const ipm_params *p, const char *h
     if (st == IPM_OK && z->type == ZMQ_PULL && strncmp(endpoint, "ipc://", 6) == 0)
         default_hwm = 0;
     if (st == IPM_OK) st = ipm__zmq_apply_options(z, p, hwm_key, default_hwm);
+    unsigned ipc_mode = IPM_ZMQ_DEFAULT_IPC_MODE;
+    if (st == IPM_OK && do_bind) st = ipm__zmq_ipc_mode(z, p, endpoint, &ipc_mode);
     if (st != IPM_OK) return st;
     if (do_bind) {
-        st = ipm__zmq_bind(z, endpoint);
+        st = ipm__zmq_bind(z, endpoint, ipc_mode);
     } else {
         st = ipm__zmq_connect(z, endpoint);
         if (st == IPM_OK) st = record_last_endpoint(z);

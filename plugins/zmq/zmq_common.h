@@ -29,6 +29,31 @@
 #define IPM_ZMQ_DEFAULT_IO_THREADS 1
 #define IPM_ZMQ_DEFAULT_MAX_SOCKETS 16384
 
+/* Default max_message_size of receivers and subscribers (ZMQ_MAXMSGSIZE):
+ * the largest frame a peer may send. 256 MiB carries a DAQ fragment of tens
+ * of MiB (DUNE's are up to ~40 MiB) with room to spare, while a hostile or
+ * broken peer can make a receiver allocate at most this much per connection
+ * for a frame in flight, not the 2^63 bytes a ZMTP header can announce. A
+ * frame over the limit is not delivered: ZeroMQ drops that connection. */
+#define IPM_ZMQ_DEFAULT_MAX_MESSAGE_SIZE (256ULL << 20)
+/* Smallest max_message_size accepted (0, no limit, aside): the limit
+ * applies to ZMTP's handshake commands too, which take up to a few hundred
+ * bytes, so a smaller one would refuse every peer. */
+#define IPM_ZMQ_MIN_MAX_MESSAGE_SIZE 1024
+/* Longest subscription topic, in bytes. libzmq's subscription trie walks
+ * (and frees) a topic recursively, one stack frame per byte: a 200 KB topic
+ * overflows the stack of the thread that destroys the socket. 4096 bytes is
+ * far beyond any DAQ topic and a few hundred KiB of stack at most. */
+#define IPM_ZMQ_MAX_TOPIC 4096
+/* Default mode of an ipc:// socket file (key `permissions`), as for shm. */
+#define IPM_ZMQ_DEFAULT_IPC_MODE 0600
+/* Free descriptors a bind needs: the listening socket, a transient one
+ * (libzmq's getifaddrs, or our probe of an ipc:// path), and one for the
+ * first peer. */
+#define IPM_ZMQ_BIND_FDS 3
+/* Most descriptors ipm__zmq_fd_headroom checks at once. */
+#define IPM_ZMQ_MAX_FD_HEADROOM 2100
+
 /* One plugin object: a ZeroMQ socket in the shared context. */
 typedef struct ipm_zmq {
     const char *plugin; /* type name, for error messages */
@@ -58,7 +83,9 @@ ipm_status ipm__zmq_create(const char *plugin, int zmq_type, void **state);
  * which waits at most for the longest linger of sockets closed before. */
 void ipm__zmq_destroy(void *state);
 
-/* Apply the option keys of p to the socket: linger_ms, tcp_keepalive and,
+/* Apply the option keys of p to the socket: linger_ms, tcp_keepalive,
+ * max_message_size (receivers and subscribers; publishers get a fixed
+ * bound on incoming subscriptions instead) and,
  * when hwm_key is not NULL, hwm_key or else capacity as ZMQ_SNDHWM
  * (send side) or ZMQ_RCVHWM; when neither is given, default_hwm if it is
  * >= 0, else ZeroMQ's own default. IPM_ECONFIG naming the key on a bad
@@ -67,15 +94,49 @@ ipm_status ipm__zmq_apply_options(ipm_zmq *z, const ipm_params *p, const char *h
                                   int default_hwm);
 
 /* Bind to endpoint. tcp:// host names are resolved first (ZeroMQ binds only
- * to addresses and interfaces); "*:0" or ":*" picks a free port. Records the
- * resolved endpoint (ZMQ_LAST_ENDPOINT). IPM_ECONNECT naming the endpoint and
- * the reason (address in use, unknown host, malformed endpoint). May block
- * for name resolution. */
-ipm_status ipm__zmq_bind(ipm_zmq *z, const char *endpoint);
+ * to addresses and interfaces); "*:0" or ":*" picks a free port; an IPv6
+ * literal ("[::1]") turns on ZMQ_IPV6. ipc:// goes through
+ * ipm__zmq_bind_ipc with ipc_mode. Peers that do not speak ZMTP 3 (and so
+ * stray bytes, which ZeroMQ would parse as ZMTP 1.0 frames) are refused.
+ * Records the resolved endpoint. IPM_ECONNECT naming the endpoint and the
+ * reason (address in use, unknown host, malformed endpoint); IPM_ESYS if
+ * the process lacks the descriptors. May block for name resolution. */
+ipm_status ipm__zmq_bind(ipm_zmq *z, const char *endpoint, unsigned ipc_mode);
 
 /* Connect to endpoint (ZeroMQ resolves names and retries in the background;
- * never blocks for the peer). IPM_ECONNECT for a malformed endpoint. */
+ * never blocks for the peer). A tcp:// IPv6 literal turns on ZMQ_IPV6 for
+ * this connection; host names connect over IPv4, as ZeroMQ does by default.
+ * IPM_ECONNECT for a malformed endpoint. */
 ipm_status ipm__zmq_connect(ipm_zmq *z, const char *endpoint);
+
+/* ---- zmq_ipc.c: ipc:// socket files */
+
+/* The mode for an ipc:// socket file from key `permissions` of p (octal
+ * text, 0600 to 0777, owner read and write required, as for shm; default
+ * IPM_ZMQ_DEFAULT_IPC_MODE). IPM_ECONFIG for a bad value, or for the key
+ * with an endpoint that has no socket file (not ipc://, or an abstract
+ * "ipc://@name"). */
+ipm_status ipm__zmq_ipc_mode(const ipm_zmq *z, const ipm_params *p, const char *endpoint,
+                             unsigned *mode);
+
+/* Bind to an ipc:// endpoint without harming what is at its path: refuses
+ * (IPM_ECONNECT) a path that exists and is not a socket, and a socket that
+ * a process still listens on ("in use"); replaces a stale socket. The
+ * socket file gets mode before anyone else can reach it. Records the
+ * endpoint. */
+ipm_status ipm__zmq_bind_ipc(ipm_zmq *z, const char *endpoint, unsigned mode);
+
+/* ---- zmq_limits.c: checks for what libzmq would abort on */
+
+/* IPM_OK if need (at most IPM_ZMQ_MAX_FD_HEADROOM) file descriptors are
+ * free now, else IPM_ESYS "<plugin>: cannot <what>: ..." with the counts
+ * and the process's limit. Opens and closes them; does not block. */
+ipm_status ipm__zmq_fd_headroom(const char *plugin, const char *what, int need);
+
+/* IPM_OK if nthreads threads with default attributes (as libzmq makes
+ * them) can exist at once now, else IPM_ESYS naming the address-space and
+ * stack limits. Starts and joins them; takes about 100 us. */
+ipm_status ipm__zmq_thread_headroom(const char *plugin, int nthreads);
 
 /* The connect op of the three single-endpoint types: apply options, then
  * bind (do_bind) or connect. IPM_ENOTSUP if already connected. */

@@ -9,6 +9,7 @@
 #include "zmq_common.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -50,6 +51,18 @@ static ipm_status context_param(const char *env, const char *key, int def, long 
     return IPM_OK;
 }
 
+/* The singleton object: the context and what the first socket needs to
+ * start it. libzmq starts a context's threads (io_threads I/O threads and a
+ * reaper, each with an epoll descriptor and an eventfd) lazily, in the first
+ * zmq_socket(), and aborts if any of that fails; ipm__zmq_create checks the
+ * room for it before the first socket. Every Zmq plugin builds this file
+ * from the same source, so they agree on the layout. */
+typedef struct zmq_shared_context {
+    void *ctx;
+    int io_threads;
+    atomic_bool started; /* a zmq_socket() succeeded: the threads exist */
+} zmq_shared_context;
+
 static ipm_status context_create(void **obj, void *arg)
 {
     (void)arg;
@@ -61,13 +74,19 @@ static ipm_status context_create(void **obj, void *arg)
                        IPM_ZMQ_DEFAULT_MAX_SOCKETS, 1, 1L << 24, &max_sockets);
     if (st != IPM_OK) return st;
 
+    zmq_shared_context *shared = calloc(1, sizeof *shared);
+    if (shared == NULL) return ipm_set_error(IPM_ENOMEM, "ZeroMQ context: out of memory");
     void *ctx = zmq_ctx_new();
-    if (ctx == NULL)
+    if (ctx == NULL) {
+        int e = errno;
+        free(shared);
         return ipm_set_error(IPM_ESYS, "ZeroMQ context: zmq_ctx_new failed: %s",
-                             zmq_strerror(errno));
+                             zmq_strerror(e));
+    }
     if (zmq_ctx_set(ctx, ZMQ_IO_THREADS, io_threads) != 0) {
         int e = errno;
         zmq_ctx_term(ctx);
+        free(shared);
         return ipm_set_error(IPM_ECONFIG, "ZeroMQ context: cannot use %d I/O threads: %s",
                              io_threads, zmq_strerror(e));
     }
@@ -75,6 +94,7 @@ static ipm_status context_create(void **obj, void *arg)
         int e = errno;
         int limit = zmq_ctx_get(ctx, ZMQ_SOCKET_LIMIT);
         zmq_ctx_term(ctx);
+        free(shared);
         return ipm_set_error(
             IPM_ECONFIG,
             "ZeroMQ context: cannot allow %d sockets (IPM_ZMQ_MAX_SOCKETS or "
@@ -83,7 +103,10 @@ static ipm_status context_create(void **obj, void *arg)
     }
     ipm_log(IPM_LOG_DEBUG, "ZeroMQ context created: %d I/O threads, %d sockets max",
             io_threads, max_sockets);
-    *obj = ctx;
+    shared->ctx = ctx;
+    shared->io_threads = io_threads;
+    atomic_init(&shared->started, false);
+    *obj = shared;
     return IPM_OK;
 }
 
@@ -91,8 +114,24 @@ static ipm_status context_create(void **obj, void *arg)
  * waits for sockets closed with pending messages, at most their linger. */
 static void context_destroy(void *obj)
 {
-    while (zmq_ctx_term(obj) != 0 && errno == EINTR) {
+    zmq_shared_context *shared = obj;
+    while (zmq_ctx_term(shared->ctx) != 0 && errno == EINTR) {
     }
+    free(shared);
+}
+
+/* Before the first socket of a context: room for the threads libzmq is
+ * about to start and for their descriptors (an epoll fd and an eventfd
+ * each, and the new socket's eventfd). Concurrent first sockets may both
+ * check, which only costs time. */
+static ipm_status check_start(const char *plugin, zmq_shared_context *shared)
+{
+    if (atomic_load_explicit(&shared->started, memory_order_acquire)) return IPM_OK;
+    int threads = shared->io_threads + 1;
+    ipm_status st =
+        ipm__zmq_fd_headroom(plugin, "start ZeroMQ's threads", 2 * threads + 1);
+    if (st == IPM_OK) st = ipm__zmq_thread_headroom(plugin, threads);
+    return st;
 }
 
 ipm_status ipm__zmq_create(const char *plugin, int zmq_type, void **state)
@@ -109,14 +148,21 @@ ipm_status ipm__zmq_create(const char *plugin, int zmq_type, void **state)
      * it gets a context of its own. */
     snprintf(z->ctx_name, sizeof z->ctx_name, "zmq.context.%ld", (long)getpid());
 
-    void *ctx = NULL;
+    void *obj = NULL;
     ipm_status st =
-        ipm_singleton_acquire(z->ctx_name, context_create, context_destroy, NULL, &ctx);
+        ipm_singleton_acquire(z->ctx_name, context_create, context_destroy, NULL, &obj);
     if (st != IPM_OK) {
         free(z);
         return st;
     }
-    z->sock = zmq_socket(ctx, zmq_type);
+    zmq_shared_context *shared = obj;
+    st = check_start(plugin, shared);
+    if (st != IPM_OK) {
+        ipm_singleton_release(z->ctx_name);
+        free(z);
+        return st;
+    }
+    z->sock = zmq_socket(shared->ctx, zmq_type);
     if (z->sock == NULL) {
         int e = errno;
         ipm_singleton_release(z->ctx_name);
@@ -130,6 +176,7 @@ ipm_status ipm__zmq_create(const char *plugin, int zmq_type, void **state)
         return ipm_set_error(IPM_ESYS, "%s: cannot create a ZeroMQ socket: %s", plugin,
                              zmq_strerror(e));
     }
+    atomic_store_explicit(&shared->started, true, memory_order_release);
     /* Bounded from the start, so that even an object destroyed without a
      * connect can never hold up context termination. Receivers have nothing
      * to deliver and keep nothing. */

@@ -4,7 +4,9 @@
  * message for a subscriber that is at its high-water mark (the subscriber
  * cannot tell, so its `dropped` stays 0), and for nobody if none listens.
  * Keys: connection_string, send_hwm (or DUNE's capacity), linger_ms,
- * tcp_keepalive.
+ * permissions (mode of an ipc:// socket file, default 0600), tcp_keepalive.
+ * Subscriptions longer than a ZmqSubscriber's 4096-byte topic limit cut the
+ * subscriber's connection off.
  */
 #include "zmq_common.h"
 
@@ -31,7 +33,8 @@ static const ipm_plugin_ops publisher_ops = {
 };
 
 static const char *const publisher_keys[] = {
-    "connection_string", "send_hwm", "capacity", "linger_ms", "tcp_keepalive", NULL};
+    "connection_string", "send_hwm",      "capacity", "linger_ms",
+    "permissions",       "tcp_keepalive", NULL};
 
 static const ipm_plugin publisher_plugin = {
     IPM_PLUGIN_HEADER_INIT,

@@ -2,10 +2,13 @@
  * zmq_receiver.c — ZmqReceiver: the receiving end of a lossless
  * sender/receiver pair, a ZeroMQ PULL socket that binds. Host "*" with port 0,
  * or port "*", picks a free port, which ipm_receiver_endpoint reports.
- * Keys: connection_string, recv_hwm (or DUNE's capacity), tcp_keepalive.
- * On ipc:// the receive high-water mark is unlimited unless one of those keys
- * sets it, because libzmq 4.3 loses messages over ipc:// when a sender closes
- * while the receiver is at its mark (see ipm__zmq_open_endpoint).
+ * Keys: connection_string, recv_hwm (or DUNE's capacity), max_message_size
+ * (largest frame a peer may send, default 256 MiB), permissions (mode of an
+ * ipc:// socket file, default 0600), tcp_keepalive.
+ * On ipc:// the receive high-water mark is unlimited unless recv_hwm or
+ * capacity sets it, because libzmq 4.3 loses messages over ipc:// when a
+ * sender closes while the receiver is at its mark (see
+ * ipm__zmq_open_endpoint): lossless by default, bounded by choice.
  */
 #include "zmq_common.h"
 
@@ -32,8 +35,9 @@ static const ipm_plugin_ops receiver_ops = {
     .limits = ipm__zmq_limits_op,
 };
 
-static const char *const receiver_keys[] = {"connection_string", "recv_hwm", "capacity",
-                                            "tcp_keepalive", NULL};
+static const char *const receiver_keys[] = {
+    "connection_string", "recv_hwm",      "capacity", "max_message_size",
+    "permissions",       "tcp_keepalive", NULL};
 
 static const ipm_plugin receiver_plugin = {
     IPM_PLUGIN_HEADER_INIT,

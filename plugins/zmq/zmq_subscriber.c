@@ -9,7 +9,8 @@
  * one publisher would deliver each message twice).
  * Keys: connection_string and/or connection_strings (comma-separated, spaces
  * trimmed; see ipm_params_get_endpoints), recv_hwm (or DUNE's capacity),
- * tcp_keepalive.
+ * max_message_size, tcp_keepalive. Topics are at most IPM_ZMQ_MAX_TOPIC
+ * (4096) bytes.
  */
 #define _GNU_SOURCE
 #include "zmq_common.h"
@@ -101,7 +102,15 @@ static ipm_status subscriber_connect(void *state, const ipm_params *p)
 
 static ipm_status set_topic(ipm_zmq *z, int option, const char *topic)
 {
-    if (zmq_setsockopt(z->sock, option, topic, strlen(topic)) != 0)
+    size_t len = strlen(topic);
+    if (len > IPM_ZMQ_MAX_TOPIC)
+        return ipm_set_error(
+            IPM_EINVAL,
+            "ZmqSubscriber: cannot %s a topic of %zu bytes ('%.32s...'): "
+            "topics are limited to %d bytes",
+            option == ZMQ_SUBSCRIBE ? "subscribe to" : "unsubscribe from", len, topic,
+            IPM_ZMQ_MAX_TOPIC);
+    if (zmq_setsockopt(z->sock, option, topic, len) != 0)
         return ipm_set_error(IPM_ESYS, "ZmqSubscriber: cannot %s '%s': %s",
                              option == ZMQ_SUBSCRIBE ? "subscribe to"
                                                      : "unsubscribe from",
@@ -132,9 +141,9 @@ static const ipm_plugin_ops subscriber_ops = {
     .limits = ipm__zmq_limits_op,
 };
 
-static const char *const subscriber_keys[] = {"connection_string", "connection_strings",
-                                              "recv_hwm",          "capacity",
-                                              "tcp_keepalive",     NULL};
+static const char *const subscriber_keys[] = {
+    "connection_string", "connection_strings", "recv_hwm", "capacity",
+    "max_message_size",  "tcp_keepalive",      NULL};
 
 static const ipm_plugin subscriber_plugin = {
     IPM_PLUGIN_HEADER_INIT,
