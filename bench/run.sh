@@ -12,13 +12,13 @@
 # Shm rows are added when the Shm plugins exist.
 #
 # Usage: bench/run.sh [-b BUILD_DIR] [-r REPEATS] [-q] [-m FILE.md] [-t "tcp ipc inproc"]
-#                     [-s "64 4k 1M"] [-k]
+#                     [-s "64 4Ki 1Mi"] [-k]
 #   -b DIR   build directory holding bin/ipm-bench and bin/zmq-baseline (default: build)
 #   -r N     rounds; each figure is the median of N runs (default 5)
 #   -q       quick: short runs and one round (the demo uses it; figures are rougher)
 #   -m FILE  also write the tables as markdown to FILE, with the machine they ran on
 #   -t LIST  transports (default "tcp ipc inproc")
-#   -s LIST  sizes (default "64 4k 1M")
+#   -s LIST  sizes (default "64 4Ki 1Mi"; k, M are 1000s as in connection strings)
 #   -k       keep the raw JSON lines (printed path) instead of deleting them
 # Exit status: 0 when every measurement ran (figures below target are reported,
 # not failed), 1 if a measurement failed, 2 for a bad command line.
@@ -31,7 +31,7 @@ rounds=5
 quick=0
 md=""
 transports="tcp ipc inproc"
-sizes="64 4k 1M"
+sizes="64 4Ki 1Mi"
 keep=0
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -64,12 +64,14 @@ cleanup() { ((keep)) || rm -f "$out"; }
 trap cleanup EXIT
 failed=0
 
-# Bytes of a size written as 64, 4k, 1M.
+# Bytes of a size written as 64, 4Ki, 1Mi, 4k (4000), 1M: the tools' syntax.
 bytes() {
     local s=$1
     case $s in
-    *[kK]) echo $((${s%?} * 1024)) ;;
-    *[mM]) echo $((${s%?} * 1048576)) ;;
+    *Ki | *KiB) echo $((${s%%K*} * 1024)) ;;
+    *Mi | *MiB) echo $((${s%%M*} * 1048576)) ;;
+    *[kK]) echo $((${s%?} * 1000)) ;;
+    *M) echo $((${s%?} * 1000000)) ;;
     *) echo "$s" ;;
     esac
 }

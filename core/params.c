@@ -294,6 +294,27 @@ ipm_status ipm_params_get_int(const ipm_params *p, const char *key, long long de
     return IPM_OK;
 }
 
+bool ipm_parse_size(const char *text, uint64_t *out)
+{
+    if (!text || !out || !isdigit((unsigned char)*text)) return false;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (errno || end == text) return false;
+    static const struct {
+        const char *suffix;
+        uint64_t mult;
+    } units[] = {{"", 1},           {"k", 1000},      {"K", 1000},      {"M", 1000000},
+                 {"G", 1000000000}, {"Ki", 1024},     {"Mi", 1 << 20},  {"Gi", 1 << 30},
+                 {"KiB", 1024},     {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}};
+    uint64_t mult = 0;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].suffix) == 0) mult = units[i].mult;
+    if (!mult || n > UINT64_MAX / mult) return false;
+    *out = (uint64_t)n * mult;
+    return true;
+}
+
 ipm_status ipm_params_get_size(const ipm_params *p, const char *key, uint64_t def,
                                uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -304,25 +325,24 @@ ipm_status ipm_params_get_size(const ipm_params *p, const char *key, uint64_t de
         *out = def;
         return IPM_OK;
     }
-    char *end;
-    errno = 0;
     if (*v == '-') return bad_value(key, v, "not a size (a negative number)");
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno || end == v)
+    uint64_t size;
+    if (!ipm_parse_size(v, &size)) {
+        /* Say which part is wrong: the number, the unit, or the product. */
+        char *end, probe[8];
+        errno = 0;
+        (void)strtoull(v, &end, 10);
+        bool unit_ok =
+            strlen(end) < sizeof probe - 1 &&
+            (snprintf(probe, sizeof probe, "1%s", end), ipm_parse_size(probe, &size));
         return bad_value(
-            key, v, "not a size (use a number with an optional k, M, G, Ki, Mi, Gi)");
-    static const struct {
-        const char *suffix;
-        uint64_t mult;
-    } units[] = {{"", 1},           {"k", 1000},      {"K", 1000},      {"M", 1000000},
-                 {"G", 1000000000}, {"Ki", 1024},     {"Mi", 1 << 20},  {"Gi", 1 << 30},
-                 {"KiB", 1024},     {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}};
-    uint64_t mult = 0;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(end, units[i].suffix) == 0) mult = units[i].mult;
-    if (!mult) return bad_value(key, v, "unknown unit (use k, M, G, Ki, Mi or Gi)");
-    if (n > UINT64_MAX / mult) return bad_value(key, v, "too large");
-    uint64_t size = (uint64_t)n * mult;
+            key, v,
+            !isdigit((unsigned char)*v)
+                ? "not a size (use a number with an optional k, M, G, Ki, Mi, Gi)"
+            : errno == ERANGE || unit_ok
+                ? "too large"
+                : "unknown unit (use k, M, G for 1000s or Ki, Mi, Gi for 1024s)");
+    }
     if (size < min || size > max)
         return ipm_set_error(IPM_ECONFIG, "key '%s' = %s is out of range [%llu, %llu]",
                              key, v, (unsigned long long)min, (unsigned long long)max);

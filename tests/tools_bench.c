@@ -212,7 +212,7 @@ static void ipm_bench_table_and_pubsub(void **state)
                           "-c",
                           "300",
                           "-s",
-                          "1k",
+                          "1Ki",
                           "-e",
                           "ipc",
                           "-p",

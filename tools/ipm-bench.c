@@ -28,7 +28,7 @@ static const char extra_help[] =
     "\n"
     "Examples:\n"
     "  ipm-bench                                  # ZmqSender->ZmqReceiver, tcp\n"
-    "  ipm-bench -e ipc -e inproc -s 64,4k,1M --json\n"
+    "  ipm-bench -e ipc -e inproc -s 64,4Ki,1Mi --json\n"
     "  ipm-bench -S ShmSender -R ShmReceiver -e shm -p latency\n"
     "  ipm-bench -S ZmqPublisher -R ZmqSubscriber -d 2s -p throughput\n"
     "A lossless pattern (a receiver that is not a subscriber) that loses or\n"

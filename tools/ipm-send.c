@@ -305,7 +305,7 @@ int main(int argc, char **argv)
             break;
         case 's':
             if (!tool_parse_size(optarg, &size))
-                rc = tool_usage_error("--size '%s' is not a size (e.g. 64, 4k, 1M)",
+                rc = tool_usage_error("--size '%s' is not a size (e.g. 64, 4Ki, 1Mi; k and M are 1000s)",
                                       optarg);
             else if ((rc = add_generated(&o, size)) == TOOL_EXIT_OK)
                 owned[o.nbodies - 1] = true;

@@ -248,6 +248,10 @@ IPM_EXPORT ipm_status ipm_set_error(ipm_status s, const char *fmt, ...)
 IPM_EXPORT ipm_status ipm_params_get_int(const ipm_params *p, const char *key,
                                          long long def, long long min, long long max,
                                          long long *out);
+/* The size syntax of ipm_params_get_size, for tools and plugins that take
+ * sizes elsewhere (command lines): "4096", "4k" (4000), "4Ki" (4096), "1MiB".
+ * False for anything else or a value over UINT64_MAX. */
+IPM_EXPORT bool ipm_parse_size(const char *text, uint64_t *out);
 IPM_EXPORT ipm_status ipm_params_get_size(const ipm_params *p, const char *key,
                                           uint64_t def, uint64_t min, uint64_t max,
                                           uint64_t *out);

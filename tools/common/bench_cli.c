@@ -17,7 +17,7 @@ static const char common_help[] =
     "                        inproc (both ends in one process, as threads), shm\n"
     "                        (shm://...). Default: tcp\n"
     "  -s, --size LIST       payload sizes, comma-separated, suffixes k, M, G\n"
-    "                        (default 64,4k,1M); each size is one measurement\n"
+    "                        (default 64,4Ki,1Mi); each size is one measurement\n"
     "  -p, --pattern LIST    latency, throughput, startup or all (default all)\n"
     "  -c, --count N         messages per throughput run / round trips per latency\n"
     "                        run (default: by size, ~128 MiB streamed / 1000 to\n"
@@ -151,7 +151,7 @@ int bench_parse_args(bench_config *cfg, int argc, char **argv, unsigned features
     cfg->startup_iterations = 200;
     cfg->progress = isatty(STDERR_FILENO);
     cfg->cpu[0] = cfg->cpu[1] = -1;
-    const char *sizes = "64,4k,1M";
+    const char *sizes = "64,4Ki,1Mi";
     uint64_t u;
     int opt;
     while ((opt = getopt_long(argc, argv, "e:s:p:c:d:W:jS:R:h", longopts, NULL)) != -1) {
@@ -248,7 +248,7 @@ int bench_parse_args(bench_config *cfg, int argc, char **argv, unsigned features
     }
     if (optind < argc) return tool_usage_error("unexpected argument '%s'", argv[optind]);
     if (!tool_parse_size_list(sizes, &cfg->sizes, &cfg->nsizes))
-        return tool_usage_error("--size '%s' is not a list of sizes (e.g. 64,4k,1M)",
+        return tool_usage_error("--size '%s' is not a list of sizes (e.g. 64,4Ki,1Mi)",
                                 sizes);
     if (cfg->nendpoints == 0 && !push_endpoint(cfg, "tcp"))
         return tool_usage_error("out of memory");

@@ -3,8 +3,9 @@
 # targets exist once, whichever includes it first.
 include_guard(GLOBAL)
 
-# Option parsing, printing, JSON, percentiles, signals: no libipm, so the
-# raw-libzmq baseline links it too.
+# Option parsing, printing, JSON, percentiles, signals. Sizes are parsed by
+# libipm (ipm_parse_size), so that a size means the same on a command line as
+# in a connection string; the raw-libzmq baseline links libipm for that alone.
 add_library(ipm_tool_util STATIC
   ${CMAKE_CURRENT_LIST_DIR}/util_error.c
   ${CMAKE_CURRENT_LIST_DIR}/util_parse.c
@@ -13,7 +14,7 @@ add_library(ipm_tool_util STATIC
   ${CMAKE_CURRENT_LIST_DIR}/util_json.c
   ${CMAKE_CURRENT_LIST_DIR}/util_stats.c)
 target_include_directories(ipm_tool_util PUBLIC ${CMAKE_CURRENT_LIST_DIR}/..)
-target_link_libraries(ipm_tool_util PUBLIC m)
+target_link_libraries(ipm_tool_util PUBLIC m ipm::ipm)
 
 # Opening "connection string or FILE.ini:section" with libipm, error reports.
 add_library(ipm_tool_common STATIC ${CMAKE_CURRENT_LIST_DIR}/tool_ipm.c)

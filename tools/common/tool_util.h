@@ -51,11 +51,11 @@ int tool_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* A whole decimal number (no sign, no suffix). False if malformed. */
 bool tool_parse_u64(const char *s, uint64_t *out);
 
-/* A byte size: a whole number with an optional binary suffix k/K/KiB,
- * m/M/MiB, g/G/GiB (1024-based), or B. "4k" is 4096. */
+/* A byte size in the syntax of connection strings (ipm_parse_size): k, M, G
+ * are 1000s, Ki, Mi, Gi (or KiB, MiB, GiB) 1024s. "4k" is 4000, "4Ki" 4096. */
 bool tool_parse_size(const char *s, size_t *out);
 
-/* A comma-separated list of sizes ("64,4k,1M"). *out is malloc'ed and owned
+/* A comma-separated list of sizes ("64,4Ki,1Mi"). *out is malloc'ed and owned
  * by the caller. False (and *out NULL) on a malformed item. */
 bool tool_parse_size_list(const char *s, size_t **out, size_t *n);
 

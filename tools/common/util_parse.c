@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "tool_util.h"
 
+#include <ipm/plugin.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -24,44 +26,13 @@ bool tool_parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+/* The library's size syntax, so that "4k" means the same on a command line
+ * as in a connection string (4000; 4Ki is 4096). */
 bool tool_parse_size(const char *s, size_t *out)
 {
-    if (s == NULL || !isdigit((unsigned char)*s)) return false;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0) return false;
-    unsigned shift = 0;
-    if (*end != '\0') {
-        switch (*end) {
-        case 'k':
-        case 'K':
-            shift = 10;
-            end++;
-            break;
-        case 'm':
-        case 'M':
-            shift = 20;
-            end++;
-            break;
-        case 'g':
-        case 'G':
-            shift = 30;
-            end++;
-            break;
-        case 'B':
-            break;
-        default:
-            return false;
-        }
-        if (shift != 0 && strcmp(end, "iB") == 0)
-            end += 2;
-        else if (strcmp(end, "B") == 0)
-            end += 1;
-        if (*end != '\0') return false;
-    }
-    if (v > (SIZE_MAX >> shift)) return false;
-    *out = (size_t)(v << shift);
+    uint64_t v;
+    if (!ipm_parse_size(s, &v) || v > SIZE_MAX) return false;
+    *out = (size_t)v;
     return true;
 }
 
