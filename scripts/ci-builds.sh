@@ -17,7 +17,7 @@ build() {
     echo "-- build $name (CC=$cc $*)"
     if ! CC=$cc cmake -S "$root" -B "$dir" -DIPM_WERROR=ON "$@" >"$dir.log" 2>&1 ||
         ! cmake --build "$dir" -j"$jobs" >>"$dir.log" 2>&1; then
-        grep -E "error|warning" "$dir.log" | head -40 || tail -40 "$dir.log"
+        grep -E "error:|warning:" "$dir.log" | head -40 || tail -40 "$dir.log"
         echo "ci-builds: $name failed (log: $dir.log)" >&2
         return 1
     fi
