@@ -435,7 +435,7 @@ static void locate_error(const ipm_config *c, const struct section *s)
         char key[128];
         if (sscanf(q + 5, "%127[^']", key) == 1) line = line_of(s, key);
     }
-    ipm__error_prefix("%s:%d: [%s]", c->path, line, s->name);
+    ipm_prefix_error("%s:%d: [%s]", c->path, line, s->name);
 }
 
 ipm_status ipm_config_sender(const ipm_config *c, const char *name, ipm_sender **out)

@@ -45,7 +45,7 @@ ipm_status ipm_set_error(ipm_status s, const char *fmt, ...)
     return s;
 }
 
-void ipm__error_prefix(const char *fmt, ...)
+void ipm_prefix_error(const char *fmt, ...)
 {
     char prefix[512];
     va_list ap;

@@ -63,8 +63,6 @@ struct ipm_receiver {
     struct ipm_callback_worker *worker;
 };
 
-/* error.c: prepend "prefix: " to the calling thread's last error. */
-void ipm__error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* loader.c: load type and check that its role is one of the allowed ones
  * (bit mask of 1u << ipm_role), naming `want` ("a sender") in the error. */

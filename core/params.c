@@ -350,6 +350,29 @@ ipm_status ipm_params_get_size(const ipm_params *p, const char *key, uint64_t de
     return IPM_OK;
 }
 
+ipm_status ipm_params_get_mode(const ipm_params *p, const char *key, unsigned def,
+                               unsigned need, unsigned *out)
+{
+    if (!key || !out)
+        return ipm_set_error(IPM_EINVAL, "ipm_params_get_mode: key or out is NULL");
+    const char *v = ipm_params_get(p, key);
+    if (!v) {
+        *out = def;
+        return IPM_OK;
+    }
+    char *end;
+    errno = 0;
+    long mode = strtol(v, &end, 8);
+    if (errno || end == v || *end || mode < 0 || mode > 0777 ||
+        ((unsigned)mode & need) != need)
+        return ipm_set_error(IPM_ECONFIG,
+                             "key '%s' = '%s' is not an octal file mode between %04o and "
+                             "0777 that keeps the bits %04o (the owner's own access)",
+                             key, v, need, need);
+    *out = (unsigned)mode;
+    return IPM_OK;
+}
+
 ipm_status ipm_params_get_bool(const ipm_params *p, const char *key, bool def, bool *out)
 {
     if (!key || !out)

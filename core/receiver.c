@@ -26,7 +26,7 @@ static ipm_status create(const char *type, unsigned roles, const char *want,
     pthread_mutex_init(&r->reg_lock, NULL);
     st = pl->ops->create(&r->state);
     if (st != IPM_OK) {
-        ipm__error_prefix("creating %s", pl->name);
+        ipm_prefix_error("creating %s", pl->name);
         pthread_mutex_destroy(&r->op_lock);
         pthread_mutex_destroy(&r->reg_lock);
         free(r);

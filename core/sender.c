@@ -19,7 +19,7 @@ ipm_status ipm_sender_create(const char *type, ipm_sender **out)
     s->plugin = pl;
     st = pl->ops->create(&s->state);
     if (st != IPM_OK) {
-        ipm__error_prefix("creating %s", pl->name);
+        ipm_prefix_error("creating %s", pl->name);
         free(s);
         return st;
     }

@@ -241,6 +241,15 @@ IPM_EXPORT ipm_status ipm_set_error(ipm_status s, const char *fmt, ...)
 #endif
     ;
 
+/* Put "context: " before the calling thread's last error, e.g. to add the
+ * endpoint to a getter's message: ipm_prefix_error("ZmqReceiver %s", ep).
+ * Keeps the status the failing call returned. */
+IPM_EXPORT void ipm_prefix_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* Typed getters. A missing key yields def with IPM_OK; a present key that
  * does not parse, or lies outside [min, max], is IPM_ECONFIG naming the key
  * and the value. get_size accepts suffixes k, M, G (x1000) and Ki, Mi, Gi
@@ -257,6 +266,15 @@ IPM_EXPORT ipm_status ipm_params_get_size(const ipm_params *p, const char *key,
                                           uint64_t *out);
 IPM_EXPORT ipm_status ipm_params_get_bool(const ipm_params *p, const char *key, bool def,
                                           bool *out);
+/* A file mode for the files a transport creates (shared segments, socket
+ * files, queues): key holds an octal mode such as 0640; def if absent. The
+ * mode must lie within 0..0777 and include every bit of need (e.g. 0600:
+ * the owner must read and write, or the creator could not use its own
+ * file). IPM_ECONFIG naming the key, the value and the rule otherwise. One
+ * rule for every family's `permissions` key. */
+IPM_EXPORT ipm_status ipm_params_get_mode(const ipm_params *p, const char *key,
+                                          unsigned def, unsigned need, unsigned *out);
+
 /* Value of key, or def if absent. Owned by p. */
 IPM_EXPORT const char *ipm_params_get_str(const ipm_params *p, const char *key,
                                           const char *def);

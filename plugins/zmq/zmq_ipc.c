@@ -46,8 +46,7 @@ ipm_status ipm__zmq_ipc_mode(const ipm_zmq *z, const ipm_params *p, const char *
                              unsigned *mode)
 {
     *mode = IPM_ZMQ_DEFAULT_IPC_MODE;
-    const char *perm = ipm_params_get(p, "permissions");
-    if (perm == NULL) return IPM_OK;
+    if (ipm_params_get(p, "permissions") == NULL) return IPM_OK;
     if (strncmp(endpoint, "ipc://", 6) != 0 || endpoint[6] == '@')
         return ipm_set_error(IPM_ECONFIG,
                              "%s: key 'permissions' applies to ipc:// socket files only; "
@@ -56,19 +55,12 @@ ipm_status ipm__zmq_ipc_mode(const ipm_zmq *z, const ipm_params *p, const char *
                              endpoint[6] == '@' ? " (an abstract socket: anyone in the "
                                                   "network namespace may connect)"
                                                 : "");
-    /* The same rule as the shm family's key: octal, the owner reads and
-     * writes (connecting needs write permission on the socket). */
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(perm, &end, 8);
-    if (errno != 0 || end == perm || *end != '\0' || v < 0 || v > 0777 ||
-        (v & 0600) != 0600)
-        return ipm_set_error(IPM_ECONFIG,
-                             "%s %s: permissions='%s' is not an octal mode between 0600 "
-                             "and 0777 (the owner needs read and write)",
-                             z->plugin, endpoint, perm);
-    *mode = (unsigned)v;
-    return IPM_OK;
+    /* The rule of every family's key: the owner reads and writes
+     * (connecting needs write permission on the socket). */
+    ipm_status st =
+        ipm_params_get_mode(p, "permissions", IPM_ZMQ_DEFAULT_IPC_MODE, 0600, mode);
+    if (st != IPM_OK) ipm_prefix_error("%s %s", z->plugin, endpoint);
+    return st;
 }
 
 static const char *file_kind(mode_t m)
