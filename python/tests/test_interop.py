@@ -129,3 +129,29 @@ def test_python_to_python_process_over_shm(name):
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_example_subscriber_with_c_publisher(name, procs):
+    """python/examples/subscriber.py, as scripts/demo.sh runs it."""
+    import os
+
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "subscriber.py")
+    pub = procs(
+        [tool("ipm-send"), "-v", "-w", "10s", "-T", "tp-7",
+         f"type=ShmPublisher; connection_string=shm://{name}"],
+        stdin=True,
+    )
+    endpoint = pub.wait_stderr("connected to").split(" connected to ")[1].strip()
+    sub = procs(
+        [sys.executable, example, "-c", "3", "-w", "10s", "-T", "tp",
+         f"type=ShmSubscriber; connection_string={endpoint}"]
+    )
+    assert sub.wait_stderr("ready on").endswith(endpoint)
+    pub.write("".join(m.decode() + "\n" for m in MESSAGES))
+    pub.close_stdin()
+    rc, out, err = sub.finish()
+    assert rc == 0, err
+    assert out.splitlines() == [
+        f"python got #{i + 1} [tp-7] {len(m)} B: {m.decode()}" for i, m in enumerate(MESSAGES)
+    ]
+    assert pub.finish()[0] == 0
