@@ -27,7 +27,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -91,7 +90,7 @@ class Receiver
             throw UnexpectedNumberOfBytes("Expected " + std::to_string(num_bytes) +
                                               " bytes in message but received " +
                                               std::to_string(r.data.size()),
-                                          IPM_OK);
+                                          IPM_ESIZE);
         return r;
     }
 

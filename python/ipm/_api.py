@@ -151,7 +151,7 @@ class Sender:
             buf, n = data, len(data)
         else:
             buf, n = _buffer(data)
-        md = metadata.encode() if metadata else None
+        md = (metadata.encode() if type(metadata) is str else bytes(metadata)) if metadata else None
         ms = _timeout_ms(timeout)
         if 0 <= ms <= _SLICE_MS:
             st = _send(h, buf, n, ms, md)

@@ -325,7 +325,7 @@ void test_pubsub(const Family &f)
                                  "testTopic2", "ignoredTopic"));
     drain(*the_subscriber);
     the_subscriber->unsubscribe("test");
-    usleep(200000); /* let ZeroMQ carry the unsubscription to the publisher */
+    usleep(500000); /* let ZeroMQ carry the unsubscription to the publisher */
     std::vector<char> d{'T', 'E', 'S', 'T'};
     first_publisher->send(d.data(), 4, Sender::s_no_block, "testTopic");
     CHECK_THROWS(the_subscriber->receive(300ms), ReceiveTimeoutExpired);

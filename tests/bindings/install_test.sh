@@ -91,9 +91,10 @@ step "Python: the installed package finds the prefix's libipm.so by itself"
 check_import "$prefix"
 echo "ok: $(cd "$tmp" && PYTHONPATH=$site "$py" -c 'import ipm; print(ipm.library_path)')"
 step "the pytest suite against the installed package and tools"
-cp -r "$src/python/tests" "$tmp/pytests"
+mkdir -p "$tmp/py" # tests and examples, as laid out in the source tree
+cp -r "$src/python/tests" "$src/python/examples" "$tmp/py/"
 (cd "$tmp" && PYTHONPATH=$site IPM_BIN_DIR=$prefix/bin PYTHONDONTWRITEBYTECODE=1 \
-    quiet "$py" -m pytest -q -p no:cacheprovider -W error "$tmp/pytests")
+    quiet "$py" -m pytest -q -p no:cacheprovider -W error "$tmp/py/tests")
 echo "ok: $(tail -n 1 "$tmp/last.log")"
 
 step "mv the prefix: the package still finds libipm.so"
@@ -101,7 +102,7 @@ mv "$prefix" "$tmp/moved"
 check_import "$tmp/moved"
 (cd "$tmp" && PYTHONPATH=$tmp/moved/lib/python3/dist-packages IPM_BIN_DIR=$tmp/moved/bin \
     PYTHONDONTWRITEBYTECODE=1 quiet "$py" -m pytest -q -p no:cacheprovider -W error \
-    "$tmp/pytests/test_interop.py")
+    "$tmp/py/tests/test_interop.py")
 echo "ok: after the move: $(tail -n 1 "$tmp/last.log")"
 
 step "pip install into a venv, offline"
@@ -120,6 +121,6 @@ with ipm.Receiver("type=ShmReceiver; connection_string=shm://ipm-venv-%d" % os.g
 print("venv ok", ipm.__file__)
 ')
 (cd "$tmp" && IPM_LIBRARY=$lib IPM_BIN_DIR=$tmp/moved/bin PYTHONDONTWRITEBYTECODE=1 \
-    quiet "$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider -W error "$tmp/pytests")
+    quiet "$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider -W error "$tmp/py/tests")
 echo "ok: pip-installed package passes the suite: $(tail -n 1 "$tmp/last.log")"
 step "PASS"

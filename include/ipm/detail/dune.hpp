@@ -25,8 +25,8 @@ namespace dunedaq::ipm
 /* Base of every exception the DUNE API throws here (DUNE's derive from
  * ers::Issue, which derives from std::exception; catch std::exception, or
  * this class, where DUNE code catches ers::Issue). status() is the ipm_status
- * behind it, IPM_OK for checks the API itself makes (NullPointerPassedToSend,
- * UnexpectedNumberOfBytes). */
+ * behind it (for the checks the API makes itself: IPM_ESTATE, IPM_EINVAL for
+ * NullPointerPassedToSend, IPM_ESIZE for UnexpectedNumberOfBytes). */
 class Issue : public std::exception
 {
   public:
