@@ -1,6 +1,9 @@
 # Warning flags and sanitizer options applied to every target of the project.
-add_compile_options(-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-                    -Wno-unused-parameter)
+# -Wstrict-prototypes and -Wmissing-prototypes are C-only (GCC warns about
+# them on C++ sources, which the bindings' tests are).
+add_compile_options(-Wall -Wextra -Wshadow -Wno-unused-parameter
+                    $<$<COMPILE_LANGUAGE:C>:-Wstrict-prototypes>
+                    $<$<COMPILE_LANGUAGE:C>:-Wmissing-prototypes>)
 if(IPM_WERROR)
   add_compile_options(-Werror)
 endif()

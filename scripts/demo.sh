@@ -46,6 +46,11 @@ passed=0
 failed=0
 messages=("run 42 started" "trigger record 7: 3 TPs" "run 42 stopped")
 
+# The receiving program of pair(): ipm-recv, or another that takes the same
+# -c/-w/-T options and prints the same "ready on" line (the Python example).
+recv_cmd=("$bin/ipm-recv")
+recv_label=ipm-recv
+
 # pair NAME ORDER SENDER_SPEC RECEIVER_SPEC SEND_OPTS [ipm-recv options...]
 # ORDER is "receiver-first" when the receiver binds (sender/receiver types) or
 # "sender-first" when the sender does (publishers). A '*' port in the binding
@@ -60,13 +65,13 @@ pair() {
     mkfifo "$d/in"
     bold "== $name"
     if [[ $order == receiver-first ]]; then
-        "$bin/ipm-recv" -c ${#messages[@]} -w 10s "$@" "$rspec" >"$d/out" 2>"$d/recv.err" &
+        "${recv_cmd[@]}" -c ${#messages[@]} -w 10s "$@" "$rspec" >"$d/out" 2>"$d/recv.err" &
         pids+=($!)
         local rpid=$!
         ep=$(wait_for "$d/recv.err" "ready on" | sed 's/.* ready on //') || {
             say "FAILED: the receiver did not start:"; cat "$d/recv.err"; failed=$((failed + 1)); return; }
         sspec=${sspec//@ENDPOINT@/$ep}
-        say "\$ ipm-recv -c ${#messages[@]} ${*:+$* }'$rspec'    # ready on $ep"
+        say "\$ $recv_label -c ${#messages[@]} ${*:+$* }'$rspec'    # ready on $ep"
         "$bin/ipm-send" -v -w 10s $sopts "$sspec" <"$d/in" 2>"$d/send.err" &
         pids+=($!)
         local spid=$!
@@ -82,12 +87,12 @@ pair() {
             say "FAILED: the sender did not start:"; cat "$d/send.err"; failed=$((failed + 1)); return; }
         rspec=${rspec//@ENDPOINT@/$ep}
         say "\$ ipm-send ${sopts:+$sopts }'$sspec'    # bound to $ep; one message per stdin line"
-        "$bin/ipm-recv" -c ${#messages[@]} -w 10s "$@" "$rspec" >"$d/out" 2>"$d/recv.err" &
+        "${recv_cmd[@]}" -c ${#messages[@]} -w 10s "$@" "$rspec" >"$d/out" 2>"$d/recv.err" &
         pids+=($!)
         local rpid=$!
         wait_for "$d/recv.err" "ready on" >/dev/null || {
             say "FAILED: the receiver did not start:"; cat "$d/recv.err"; failed=$((failed + 1)); return; }
-        say "\$ ipm-recv -c ${#messages[@]} ${*:+$* }'$rspec'"
+        say "\$ $recv_label -c ${#messages[@]} ${*:+$* }'$rspec'"
         # A subscription travels to the publisher asynchronously (ZeroMQ's
         # "slow joiner"); give it a moment before publishing.
         sleep 0.3
@@ -102,7 +107,7 @@ pair() {
         say "ok: ${#messages[@]} of ${#messages[@]} messages"
         passed=$((passed + 1))
     else
-        say "FAILED (ipm-send exit $src, ipm-recv exit $rrc):"
+        say "FAILED (ipm-send exit $src, $recv_label exit $rrc):"
         sed 's/^/    /' "$d/send.err" "$d/recv.err"
         failed=$((failed + 1))
     fi
@@ -137,6 +142,26 @@ if has ShmPublisher && has ShmSubscriber; then
         "type=ShmSubscriber; connection_string=@ENDPOINT@" "--topic tp"
 fi
 say "(inproc:// joins threads of one process, so it is shown by the benchmark below)"
+
+# A Python subscriber (python/examples/subscriber.py, the ipm package over
+# libipm with ctypes) receiving from the C publisher ipm-send.
+if command -v python3 >/dev/null && has ZmqPublisher && has ZmqSubscriber; then
+    recv_cmd=(env "IPM_LIBRARY=$root/$build/lib/libipm.so" "PYTHONPATH=$root/python"
+              python3 "$root/python/examples/subscriber.py")
+    recv_label="python3 python/examples/subscriber.py"
+    pair "C publisher (ipm-send, ZmqPublisher over tcp) -> Python subscriber" sender-first \
+        "type=ZmqPublisher; connection_string=tcp://127.0.0.1:*" \
+        "type=ZmqSubscriber; connection_string=@ENDPOINT@" "--topic run42" --topic run
+    if has ShmPublisher && has ShmSubscriber; then
+        pair "C publisher (ipm-send, ShmPublisher) -> Python subscriber" sender-first \
+            "type=ShmPublisher; connection_string=shm://ipm-demo-py-$$" \
+            "type=ShmSubscriber; connection_string=@ENDPOINT@" "--topic tp"
+    fi
+    recv_cmd=("$bin/ipm-recv")
+    recv_label=ipm-recv
+elif ! command -v python3 >/dev/null; then
+    say "(no python3: the Python subscriber example is skipped)"
+fi
 
 bold "== 3. benchmark: ipm against raw libzmq on this machine (bench/run.sh -q)"
 bench_rc=0
