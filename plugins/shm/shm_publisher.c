@@ -97,6 +97,9 @@ static const ipm_plugin pub_desc = {
     .description = "shared-memory broadcast ring publisher (shm://NAME), never blocks",
     .keys = pub_keys,
     .ops = &pub_ops,
+    /* Stated limits (ipm-conformance); the shm values are the defaults of
+     * buffer_size/max_message_size until a limits op refines them. */
+    .limits = &(const ipm_limits){1u << 20, 255, IPM_FEATURE_CROSS_PROCESS, 0},
 };
 
 IPM_PLUGIN_DEFINE(ShmPublisher, &pub_desc)

@@ -124,6 +124,9 @@ static const ipm_plugin rcv_desc = {
         "shared-memory lossless queue receiver (shm://NAME), creates the queue",
     .keys = rcv_keys,
     .ops = &rcv_ops,
+    /* Stated limits (ipm-conformance); the shm values are the defaults of
+     * buffer_size/max_message_size until a limits op refines them. */
+    .limits = &(const ipm_limits){1u << 20, 255, IPM_FEATURE_CROSS_PROCESS, 0},
 };
 
 IPM_PLUGIN_DEFINE(ShmReceiver, &rcv_desc)

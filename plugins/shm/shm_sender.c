@@ -231,6 +231,9 @@ static const ipm_plugin snd_desc = {
     .description = "shared-memory lossless queue sender (shm://NAME), single producer",
     .keys = snd_keys,
     .ops = &snd_ops,
+    /* Stated limits (ipm-conformance); the shm values are the defaults of
+     * buffer_size/max_message_size until a limits op refines them. */
+    .limits = &(const ipm_limits){1u << 20, 255, IPM_FEATURE_CROSS_PROCESS, 0},
 };
 
 IPM_PLUGIN_DEFINE(ShmSender, &snd_desc)
