@@ -208,7 +208,7 @@ int conf_peer_with_local(conf_ctx *c, bool peer_sender, conf_action act, uint64_
 /* pub/sub: receive until a probe from a sending peer arrives (the
  * subscription is in effect), within timeout_ms. CONF_PASS for s/r. */
 int conf_wait_probe(conf_ctx *c, ipm_receiver *rx, int timeout_ms);
-/* Write one command line ("go", "credit"). False if the peer is gone. */
+/* Write one command line ("go", "credit N"). False if the peer is gone. */
 bool conf_peer_tell(conf_peer *p, const char *cmd);
 /* Read the next report line into p->line within timeout_ms. False on
  * timeout or end of file. */

@@ -5,7 +5,7 @@
  * `--role peer ...`, never a bare fork: a transport library may not be
  * usable in a forked child), or, for a transport that does not cross
  * processes, a thread running the same conf_peer_main. Either way it reads
- * commands, one per line, from to_fd ("go", "credit"; end of file: stop) and
+ * commands, one per line, from to_fd ("go", "credit N"; end of file: stop) and
  * writes report lines to from_fd ("ready ENDPOINT", "done sent=N",
  * "fail WHY"). A process peer has the command pipe as stdin and the report
  * pipe as fd 3; its stdout is /dev/null, its stderr the suite's.
