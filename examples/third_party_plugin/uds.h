@@ -32,6 +32,16 @@
 #define UDS_SCHEME "uds://"
 #define UDS_MAGIC 0x31534455u /* "UDS1" little-endian */
 
+/* Longest metadata a message may carry (it travels in the same datagram). */
+#define UDS_MAX_METADATA 4096u
+/* Linux refuses a datagram longer than the socket's send buffer less 32
+ * bytes (net/unix/af_unix.c); the header and the longest metadata share it. */
+#define UDS_DGRAM_OVERHEAD 32u
+/* The send buffer a socket gets by default (net.core.wmem_default). */
+#define UDS_DEFAULT_SNDBUF 212992u
+#define UDS_MAX_MESSAGE(sndbuf)                                                          \
+    ((uint64_t)(sndbuf) - UDS_DGRAM_OVERHEAD - sizeof(struct uds_header) - UDS_MAX_METADATA)
+
 struct uds_header {
     uint32_t magic;
     uint32_t metadata_size;
