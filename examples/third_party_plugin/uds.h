@@ -39,8 +39,9 @@
 #define UDS_DGRAM_OVERHEAD 32u
 /* The send buffer a socket gets by default (net.core.wmem_default). */
 #define UDS_DEFAULT_SNDBUF 212992u
-#define UDS_MAX_MESSAGE(sndbuf)                                                          \
-    ((uint64_t)(sndbuf) - UDS_DGRAM_OVERHEAD - sizeof(struct uds_header) - UDS_MAX_METADATA)
+/* The largest message with the default send buffer, for the descriptor. */
+#define UDS_DEFAULT_MAX_MESSAGE                                                          \
+    (UDS_DEFAULT_SNDBUF - UDS_DGRAM_OVERHEAD - 8u /* uds_header */ - UDS_MAX_METADATA)
 
 struct uds_header {
     uint32_t magic;
@@ -61,5 +62,11 @@ ipm_status uds_address_parse(const ipm_params *p, const char *who,
 
 /* errno text for messages, thread-safe. */
 const char *uds_strerror(int err, char *buf, size_t cap);
+
+/* The largest message a socket with send buffer sndbuf (SO_SNDBUF) takes. */
+static inline uint64_t uds_max_message(uint64_t sndbuf)
+{
+    return sndbuf - UDS_DGRAM_OVERHEAD - sizeof(struct uds_header) - UDS_MAX_METADATA;
+}
 
 #endif

@@ -69,7 +69,7 @@ static ipm_status sender_connect(void *state, const ipm_params *p)
         actual = (int)UDS_DEFAULT_SNDBUF;
     s->fd = fd;
     s->addr = addr;
-    s->max_message = UDS_MAX_MESSAGE(actual);
+    s->max_message = uds_max_message((uint64_t)actual);
     return IPM_OK;
 }
 
@@ -100,15 +100,16 @@ static ipm_status sender_send(void *state, const void *data, size_t size,
     struct uds_sender *s = state;
     char ebuf[128];
     if (metadata_size > UDS_MAX_METADATA)
-        return ipm_set_error(IPM_ETOOBIG,
-                             "UdsSender: %zu bytes of metadata is more than the %u allowed",
-                             metadata_size, UDS_MAX_METADATA);
+        return ipm_set_error(
+            IPM_ETOOBIG, "UdsSender: %zu bytes of metadata is more than the %u allowed",
+            metadata_size, UDS_MAX_METADATA);
     if (size > s->max_message)
-        return ipm_set_error(IPM_ETOOBIG,
-                             "UdsSender: a %zu-byte message is larger than the %llu bytes "
-                             "one datagram on %s can hold; raise send_buffer (and "
-                             "net.core.wmem_max)",
-                             size, (unsigned long long)s->max_message, s->addr.endpoint);
+        return ipm_set_error(
+            IPM_ETOOBIG,
+            "UdsSender: a %zu-byte message is larger than the %llu bytes "
+            "one datagram on %s can hold; raise send_buffer (and "
+            "net.core.wmem_max)",
+            size, (unsigned long long)s->max_message, s->addr.endpoint);
     struct uds_header h = {UDS_MAGIC, (uint32_t)metadata_size};
     struct iovec iov[3] = {
         {&h, sizeof h}, {(void *)data, size}, {(void *)metadata, metadata_size}};
@@ -171,7 +172,7 @@ static const char *const keys[] = {"connection_string", "send_buffer", NULL};
 /* Stated before connect; sender_limits refines the largest message from the
  * actual send buffer. */
 static const ipm_limits limits = {
-    .max_message_size = UDS_MAX_MESSAGE(UDS_DEFAULT_SNDBUF),
+    .max_message_size = UDS_DEFAULT_MAX_MESSAGE,
     .max_metadata_size = UDS_MAX_METADATA,
     .features = IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_FAN_IN,
 };

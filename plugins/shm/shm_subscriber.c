@@ -430,7 +430,9 @@ static const ipm_plugin sub_desc = {
     .ops = &sub_ops,
     /* Stated limits (ipm-conformance); the shm values are the defaults of
      * buffer_size/max_message_size until a limits op refines them. */
-    .limits = &(const ipm_limits){1u << 20, 255, IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_MULTI_PUBLISHER, 0},
+    .limits =
+        &(const ipm_limits){1u << 20, 255,
+                            IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_MULTI_PUBLISHER, 0},
 };
 
 IPM_PLUGIN_DEFINE(ShmSubscriber, &sub_desc)

@@ -40,7 +40,10 @@ static const ipm_plugin publisher_plugin = {
     .description = "ZeroMQ PUB, binds; metadata is the topic",
     .keys = publisher_keys,
     .ops = &publisher_ops,
-    .limits = &(const ipm_limits){IPM_LIMIT_NONE, IPM_LIMIT_NONE, IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_CROSS_HOST | IPM_FEATURE_FAN_IN | IPM_FEATURE_MULTI_PUBLISHER, 0},
+    .limits = &(const ipm_limits){IPM_LIMIT_NONE, IPM_LIMIT_NONE,
+                                  IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_CROSS_HOST |
+                                      IPM_FEATURE_FAN_IN | IPM_FEATURE_MULTI_PUBLISHER,
+                                  0},
 };
 
 IPM_PLUGIN_DEFINE(ZmqPublisher, &publisher_plugin)

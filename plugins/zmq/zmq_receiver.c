@@ -42,7 +42,10 @@ static const ipm_plugin receiver_plugin = {
     .description = "ZeroMQ PULL, binds; receives from ZmqSenders",
     .keys = receiver_keys,
     .ops = &receiver_ops,
-    .limits = &(const ipm_limits){IPM_LIMIT_NONE, IPM_LIMIT_NONE, IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_CROSS_HOST | IPM_FEATURE_FAN_IN | IPM_FEATURE_MULTI_PUBLISHER, 0},
+    .limits = &(const ipm_limits){IPM_LIMIT_NONE, IPM_LIMIT_NONE,
+                                  IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_CROSS_HOST |
+                                      IPM_FEATURE_FAN_IN | IPM_FEATURE_MULTI_PUBLISHER,
+                                  0},
 };
 
 IPM_PLUGIN_DEFINE(ZmqReceiver, &receiver_plugin)

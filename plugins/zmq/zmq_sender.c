@@ -52,7 +52,10 @@ static const ipm_plugin sender_plugin = {
     .description = "ZeroMQ PUSH, connects; lossless, in order, to one ZmqReceiver",
     .keys = sender_keys,
     .ops = &sender_ops,
-    .limits = &(const ipm_limits){IPM_LIMIT_NONE, IPM_LIMIT_NONE, IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_CROSS_HOST | IPM_FEATURE_FAN_IN | IPM_FEATURE_MULTI_PUBLISHER, 0},
+    .limits = &(const ipm_limits){IPM_LIMIT_NONE, IPM_LIMIT_NONE,
+                                  IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_CROSS_HOST |
+                                      IPM_FEATURE_FAN_IN | IPM_FEATURE_MULTI_PUBLISHER,
+                                  0},
 };
 
 IPM_PLUGIN_DEFINE(ZmqSender, &sender_plugin)

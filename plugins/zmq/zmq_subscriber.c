@@ -164,7 +164,10 @@ static const ipm_plugin subscriber_plugin = {
         "ZeroMQ SUB, connects to one or many ZmqPublishers; topic prefix filter",
     .keys = subscriber_keys,
     .ops = &subscriber_ops,
-    .limits = &(const ipm_limits){IPM_LIMIT_NONE, IPM_LIMIT_NONE, IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_CROSS_HOST | IPM_FEATURE_FAN_IN | IPM_FEATURE_MULTI_PUBLISHER, 0},
+    .limits = &(const ipm_limits){IPM_LIMIT_NONE, IPM_LIMIT_NONE,
+                                  IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_CROSS_HOST |
+                                      IPM_FEATURE_FAN_IN | IPM_FEATURE_MULTI_PUBLISHER,
+                                  0},
 };
 
 IPM_PLUGIN_DEFINE(ZmqSubscriber, &subscriber_plugin)

@@ -33,7 +33,7 @@ int conf_check_limits(conf_ctx *c)
         return conf_fail(c, "a max_message_size of 0 states that nothing can be sent");
     bool process = conf_peers_are_processes(c);
     return conf_note(c, "peers run as %s",
-                     process          ? "processes"
+                     process         ? "processes"
                      : c->o->threads ? "threads: --threads"
                                      : "threads: no IPM_FEATURE_CROSS_PROCESS");
 }
@@ -44,7 +44,8 @@ int conf_check_state(conf_ctx *c)
     ipm_receiver *rx = NULL;
     int r = CONF_PASS;
     ipm_status st = ipm_sender_create(c->o->sender_type, &tx);
-    if (st != IPM_OK) return conf_fail_st(c, st, "ipm_sender_create(%s)", c->o->sender_type);
+    if (st != IPM_OK)
+        return conf_fail_st(c, st, "ipm_sender_create(%s)", c->o->sender_type);
     st = ipm_receiver_create(c->o->receiver_type, &rx);
     if (st != IPM_OK) {
         ipm_sender_destroy(tx);
@@ -92,7 +93,8 @@ int conf_check_null_data(conf_ctx *c)
     ipm_message m;
     ipm_status st = ipm_send(p.tx, NULL, 5, 1000, "null");
     if (st != IPM_EINVAL) {
-        r = conf_fail(c, "ipm_send(NULL, 5) returned %s, not IPM_EINVAL", ipm_strerror(st));
+        r = conf_fail(c, "ipm_send(NULL, 5) returned %s, not IPM_EINVAL",
+                      ipm_strerror(st));
     } else if ((st = conf_receive(p.rx, &m, 200)) != IPM_ETIMEDOUT) {
         if (st == IPM_OK) ipm_message_release(&m);
         r = conf_fail(c, "after the refused send the receiver got %s, not IPM_ETIMEDOUT",
@@ -138,8 +140,10 @@ int conf_check_empty(conf_ctx *c)
         r = conf_fail_st(c, st, "ipm_send(data, 0, \"empty2\")");
     else if ((st = ipm_send(p.tx, &one, 1, 5000, NULL)) != IPM_OK)
         r = conf_fail_st(c, st, "ipm_send(data, 1, NULL metadata)");
-    else if ((r = expect(c, p.rx, NULL, 0, "empty-meta", "an empty message")) == CONF_PASS &&
-             (r = expect(c, p.rx, NULL, 0, "empty2", "a second empty message")) == CONF_PASS)
+    else if ((r = expect(c, p.rx, NULL, 0, "empty-meta", "an empty message")) ==
+                 CONF_PASS &&
+             (r = expect(c, p.rx, NULL, 0, "empty2", "a second empty message")) ==
+                 CONF_PASS)
         r = expect(c, p.rx, &one, 1, "", "a message with NULL metadata");
     conf_pair_close(&p);
     return r;
@@ -152,8 +156,8 @@ int conf_check_metadata(conf_ctx *c)
     bool stated = p.lim.max_metadata_size != IPM_LIMIT_NONE;
     size_t max = stated ? (size_t)p.lim.max_metadata_size : 4096;
     if (max > (1u << 20)) max = 1u << 20;
-    size_t lens[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129,
-                     254, 255, 256, 1023, 1024, 4095, 4096, 0};
+    size_t lens[] = {1,  2,  3,   7,   8,   9,   15,  16,  17,   31,   32,   33,   63,
+                     64, 65, 127, 128, 129, 254, 255, 256, 1023, 1024, 4095, 4096, 0};
     char *meta = malloc(max + 2);
     if (!meta) {
         conf_pair_close(&p);
@@ -172,8 +176,10 @@ int conf_check_metadata(conf_ctx *c)
         char what[64];
         snprintf(what, sizeof what, "%zu bytes of metadata", len);
         ipm_status st = ipm_send(p.tx, &body, sizeof body, 5000, meta);
-        if (st != IPM_OK) r = conf_fail_st(c, st, "sending %s", what);
-        else r = expect(c, p.rx, &body, sizeof body, meta, what);
+        if (st != IPM_OK)
+            r = conf_fail_st(c, st, "sending %s", what);
+        else
+            r = expect(c, p.rx, &body, sizeof body, meta, what);
         tried++;
     }
     if (r == CONF_PASS && stated) {
@@ -181,14 +187,17 @@ int conf_check_metadata(conf_ctx *c)
         meta[max + 1] = '\0';
         ipm_status st = ipm_send(p.tx, "x", 1, 1000, meta);
         if (st != IPM_ETOOBIG)
-            r = conf_fail(c, "%zu bytes of metadata (one past the stated %zu) gave %s, not "
-                             "IPM_ETOOBIG",
+            r = conf_fail(c,
+                          "%zu bytes of metadata (one past the stated %zu) gave %s, not "
+                          "IPM_ETOOBIG",
                           max + 1, max, ipm_strerror(st));
     }
     free(meta);
     conf_pair_close(&p);
     if (r != CONF_PASS) return r;
-    if (stated) return conf_note(c, "%zu lengths up to the stated %zu, and one past it", tried, max);
+    if (stated)
+        return conf_note(c, "%zu lengths up to the stated %zu, and one past it", tried,
+                         max);
     return conf_note(c, "%zu lengths up to %zu: no limit stated", tried, max);
 }
 
@@ -213,23 +222,25 @@ int conf_check_stats(conf_ctx *c)
     for (size_t i = 0; i < 5 && r == CONF_PASS; i++) {
         ipm_message m;
         ipm_status st = ipm_receive(p.rx, &m, 5000);
-        if (st != IPM_OK) r = conf_fail_st(c, st, "receiving message %zu of 5", i + 1);
-        else ipm_message_release(&m);
+        if (st != IPM_OK)
+            r = conf_fail_st(c, st, "receiving message %zu of 5", i + 1);
+        else
+            ipm_message_release(&m);
     }
     ipm_sender_stats(p.tx, &t1);
     ipm_receiver_stats(p.rx, &r1);
     conf_pair_close(&p);
     if (r != CONF_PASS) return r;
     if (t1.messages - t0.messages != 5 || t1.bytes - t0.bytes != bytes)
-        return conf_fail(c, "sender stats counted %llu messages / %llu bytes, not 5 / %llu",
-                         (unsigned long long)(t1.messages - t0.messages),
-                         (unsigned long long)(t1.bytes - t0.bytes),
-                         (unsigned long long)bytes);
+        return conf_fail(
+            c, "sender stats counted %llu messages / %llu bytes, not 5 / %llu",
+            (unsigned long long)(t1.messages - t0.messages),
+            (unsigned long long)(t1.bytes - t0.bytes), (unsigned long long)bytes);
     if (r1.messages - r0.messages != 5 || r1.bytes - r0.bytes != bytes)
-        return conf_fail(c, "receiver stats counted %llu messages / %llu bytes, not 5 / %llu",
-                         (unsigned long long)(r1.messages - r0.messages),
-                         (unsigned long long)(r1.bytes - r0.bytes),
-                         (unsigned long long)bytes);
+        return conf_fail(
+            c, "receiver stats counted %llu messages / %llu bytes, not 5 / %llu",
+            (unsigned long long)(r1.messages - r0.messages),
+            (unsigned long long)(r1.bytes - r0.bytes), (unsigned long long)bytes);
     if (r1.dropped != r0.dropped)
         return conf_fail(c, "the receiver counted %llu drops in a lossless exchange",
                          (unsigned long long)(r1.dropped - r0.dropped));

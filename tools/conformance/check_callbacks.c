@@ -106,7 +106,8 @@ static int send_seqs(conf_ctx *c, ipm_sender *tx, uint64_t from, uint64_t n)
     for (uint64_t i = from; i < from + n; i++) {
         conf_seq q = {1, i};
         ipm_status st = ipm_send(tx, &q, sizeof q, 5000, CONF_SEQ_TOPIC);
-        if (st != IPM_OK) return conf_fail_st(c, st, "sending message %llu", (unsigned long long)i);
+        if (st != IPM_OK)
+            return conf_fail_st(c, st, "sending message %llu", (unsigned long long)i);
     }
     return CONF_PASS;
 }
@@ -128,8 +129,9 @@ static int receive_rest(conf_ctx *c, ipm_receiver *rx, uint64_t from, uint64_t t
         if (m.size == sizeof q) memcpy(&q, m.data, sizeof q);
         ipm_message_release(&m);
         if (q.seq != i && !c->pubsub)
-            return conf_fail(c, "after unregistering, #%llu arrived where #%llu was due "
-                                "(the callback thread took or lost messages)",
+            return conf_fail(c,
+                             "after unregistering, #%llu arrived where #%llu was due "
+                             "(the callback thread took or lost messages)",
                              (unsigned long long)q.seq, (unsigned long long)i);
         if (c->pubsub) i = q.seq;
     }
@@ -177,22 +179,26 @@ static int run(conf_ctx *c, bool before_connect, bool inside)
     }
     if (r == CONF_PASS && !before_connect) {
         if (c->pubsub) r = conf_sync(c, tx, rx, 5000);
-        if (r == CONF_PASS && (st = ipm_receiver_set_callback(rx, on_message, &s)) != IPM_OK)
+        if (r == CONF_PASS &&
+            (st = ipm_receiver_set_callback(rx, on_message, &s)) != IPM_OK)
             r = conf_fail_st(c, st, "ipm_receiver_set_callback after connect");
     }
     /* pub/sub: a subscription takes a moment; probe until the callback sees one. */
     uint64_t t0 = tool_now_ns();
     while (r == CONF_PASS && c->pubsub && !wait_for(&s, have_probe, 1, 10)) {
         ipm_send(tx, "probe", 5, IPM_NO_BLOCK, CONF_SYNC_TOPIC);
-        if (conf_ms_since(t0) > 5000) r = conf_fail(c, "no probe reached the callback in 5 s");
+        if (conf_ms_since(t0) > 5000)
+            r = conf_fail(c, "no probe reached the callback in 5 s");
     }
     ipm_message m;
     if (r == CONF_PASS && ipm_receiver_can_receive(rx))
-        r = conf_fail(c, "ipm_receiver_can_receive is true while a callback is registered");
+        r = conf_fail(c,
+                      "ipm_receiver_can_receive is true while a callback is registered");
     if (r == CONF_PASS && (st = ipm_receive(rx, &m, 10)) != IPM_ESTATE) {
         if (st == IPM_OK) ipm_message_release(&m);
-        r = conf_fail(c, "ipm_receive while a callback is registered returned %s, not "
-                         "IPM_ESTATE",
+        r = conf_fail(c,
+                      "ipm_receive while a callback is registered returned %s, not "
+                      "IPM_ESTATE",
                       ipm_strerror(st));
     }
     /* Few enough to sit in a small transport queue (a UNIX datagram socket
@@ -204,10 +210,12 @@ static int run(conf_ctx *c, bool before_connect, bool inside)
             r = conf_fail(c, "ipm_receiver_set_callback(NULL) called inside the callback "
                              "did not return within 3 s (deadlock?)");
         else if (s.inside_status != IPM_OK)
-            r = conf_fail(c, "ipm_receiver_set_callback(NULL) inside the callback returned %s",
-                          ipm_strerror(s.inside_status));
+            r = conf_fail(
+                c, "ipm_receiver_set_callback(NULL) inside the callback returned %s",
+                ipm_strerror(s.inside_status));
         else if (s.inside_ms > UNREGISTER_MS)
-            r = conf_fail(c, "unregistering inside the callback took %.1f ms", s.inside_ms);
+            r = conf_fail(c, "unregistering inside the callback took %.1f ms",
+                          s.inside_ms);
     } else if (r == CONF_PASS) {
         if (!wait_for(&s, have_seqs, first, 5000))
             r = conf_fail(c, "the callback got %llu of %llu messages within 5 s",
@@ -221,7 +229,8 @@ static int run(conf_ctx *c, bool before_connect, bool inside)
             pthread_mutex_lock(&s.mu);
             s.unregistered = true;
             pthread_mutex_unlock(&s.mu);
-            if (st != IPM_OK) r = conf_fail_st(c, st, "ipm_receiver_set_callback(NULL)");
+            if (st != IPM_OK)
+                r = conf_fail_st(c, st, "ipm_receiver_set_callback(NULL)");
             else if (ms > UNREGISTER_MS)
                 r = conf_fail(c, "ipm_receiver_set_callback(NULL) took %.1f ms", ms);
         }

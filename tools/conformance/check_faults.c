@@ -16,9 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DESTROY_BOUND_MS 3000.0 /* the transport's linger (ZeroMQ's default: 1 s) and more */
+#define DESTROY_BOUND_MS                                                                 \
+    3000.0 /* the transport's linger (ZeroMQ's default: 1 s) and more */
 #define CALL_T_MS 100
-#define CALL_SLACK_MS 100.0 /* "never a hang", on a loaded machine */
+/* "Never a hang": a call may overrun its timeout by this much on a loaded
+ * machine (the [T, T + 20 ms] bound itself is send_timeout's and
+ * receive_timeout's). */
+#define CALL_SLACK_MS 1000.0
 
 static int need_processes(conf_ctx *c)
 {
@@ -33,18 +37,22 @@ static int need_processes(conf_ctx *c)
 static int start(conf_ctx *c, bool peer_sender, conf_peer *peer, ipm_sender **tx,
                  ipm_receiver **rx)
 {
-    if (conf_peer_with_local(c, peer_sender, peer_sender ? CONF_ACT_FLOOD : CONF_ACT_DRAIN, 0,
-                             0, peer, tx, rx) != CONF_PASS)
+    if (conf_peer_with_local(c, peer_sender,
+                             peer_sender ? CONF_ACT_FLOOD : CONF_ACT_DRAIN, 0, 0, peer,
+                             tx, rx) != CONF_PASS)
         return CONF_FAIL;
     int r = CONF_PASS;
     if (peer_sender) {
         r = conf_wait_probe(c, *rx, 5000);
-        if (r == CONF_PASS && !conf_peer_tell(peer, "go")) r = conf_fail(c, "the peer went away");
+        if (r == CONF_PASS && !conf_peer_tell(peer, "go"))
+            r = conf_fail(c, "the peer went away");
         for (int i = 0; i < 100 && r == CONF_PASS; i++) {
             ipm_message m;
             ipm_status st = conf_receive(*rx, &m, 5000);
-            if (st != IPM_OK) r = conf_fail_st(c, st, "receiving from the flooding peer");
-            else ipm_message_release(&m);
+            if (st != IPM_OK)
+                r = conf_fail_st(c, st, "receiving from the flooding peer");
+            else
+                ipm_message_release(&m);
         }
     } else {
         char buf[1024] = {0};
@@ -78,15 +86,19 @@ static int destroy_stopped(conf_ctx *c, bool peer_sender)
             if (ipm_send(tx, buf, sizeof buf, 5, CONF_SEQ_TOPIC) == IPM_OK) queued++;
     }
     uint64_t t0 = tool_now_ns();
-    if (tx) ipm_sender_destroy(tx);
-    else ipm_receiver_destroy(rx);
+    if (tx)
+        ipm_sender_destroy(tx);
+    else
+        ipm_receiver_destroy(rx);
     double ms = conf_ms_since(t0);
     conf_peer_signal(&peer, SIGKILL);
     conf_peer_finish(&peer, 2000);
     if (ms > DESTROY_BOUND_MS)
         return conf_fail(c, "destroying the %s took %.0f ms with its peer stopped",
                          tx ? c->o->sender_type : c->o->receiver_type, ms);
-    if (tx) return conf_note(c, "%.1f ms, %u messages sent after the peer stopped", ms, queued);
+    if (tx)
+        return conf_note(c, "%.1f ms, %u messages sent after the peer stopped", ms,
+                         queued);
     return conf_note(c, "%.1f ms", ms);
 }
 
@@ -119,19 +131,27 @@ int conf_check_kill_receiver(conf_ctx *c)
         ipm_status st = ipm_send(tx, buf, sizeof buf, CALL_T_MS, CONF_SEQ_TOPIC);
         double ms = conf_ms_since(ts);
         if (ms > worst) worst = ms;
-        if (st == IPM_OK) n[0]++;
-        else if (st == IPM_ETIMEDOUT) n[1]++;
-        else if (st == IPM_ECONNECT) n[2]++;
-        else r = conf_fail_st(c, st, "ipm_send after the receiving peer was killed");
+        if (st == IPM_OK)
+            n[0]++;
+        else if (st == IPM_ETIMEDOUT)
+            n[1]++;
+        else if (st == IPM_ECONNECT) {
+            n[2]++;
+            conf_sleep_ms(1); /* an immediate refusal: do not spin a core */
+        } else
+            r = conf_fail_st(c, st, "ipm_send after the receiving peer was killed");
         if (r == CONF_PASS && ms > CALL_T_MS + CALL_SLACK_MS)
-            r = conf_fail(c, "ipm_send(timeout %d ms) took %.0f ms after the peer was killed",
-                          CALL_T_MS, ms);
+            r = conf_fail(
+                c, "ipm_send(timeout %d ms) took %.0f ms after the peer was killed",
+                CALL_T_MS, ms);
     }
     ipm_sender_destroy(tx);
     if (r != CONF_PASS) return r;
-    return conf_note(c, "1 s of sends: %u IPM_OK, %u IPM_ETIMEDOUT, %u IPM_ECONNECT, slowest "
-                        "%.0f ms",
-                     n[0], n[1], n[2], worst);
+    return conf_note(
+        c,
+        "1 s of sends: %u IPM_OK, %u IPM_ETIMEDOUT, %u IPM_ECONNECT, slowest "
+        "%.0f ms",
+        n[0], n[1], n[2], worst);
 }
 
 int conf_check_kill_sender(conf_ctx *c)
@@ -153,8 +173,9 @@ int conf_check_kill_sender(conf_ctx *c)
         double ms = conf_ms_since(ts);
         if (ms > CALL_T_MS + CALL_SLACK_MS) {
             if (st == IPM_OK) ipm_message_release(&m);
-            r = conf_fail(c, "ipm_receive(timeout %d ms) took %.0f ms after the peer was killed",
-                          CALL_T_MS, ms);
+            r = conf_fail(
+                c, "ipm_receive(timeout %d ms) took %.0f ms after the peer was killed",
+                CALL_T_MS, ms);
             break;
         }
         if (st == IPM_ETIMEDOUT) break;
@@ -165,7 +186,8 @@ int conf_check_kill_sender(conf_ctx *c)
         ipm_message_release(&m);
         drained++;
         if (conf_ms_since(t0) > 10000) {
-            r = conf_fail(c, "messages kept arriving for 10 s after the sender was killed");
+            r = conf_fail(c,
+                          "messages kept arriving for 10 s after the sender was killed");
             break;
         }
     }
@@ -226,20 +248,24 @@ int conf_check_fork(conf_ctx *c)
     close(fds[0]);
     int r = CONF_PASS;
     if (got == (ssize_t)sizeof res && res[0] != IPM_ESTATE)
-        r = conf_fail(c, "in a forked child, ipm_send on the parent's sender returned %s, "
-                         "not IPM_ESTATE",
+        r = conf_fail(c,
+                      "in a forked child, ipm_send on the parent's sender returned %s, "
+                      "not IPM_ESTATE",
                       ipm_strerror((ipm_status)res[0]));
     else if (got == (ssize_t)sizeof res && res[1] != IPM_ESTATE)
-        r = conf_fail(c, "in a forked child, ipm_receive on the parent's receiver returned "
-                         "%s, not IPM_ESTATE",
+        r = conf_fail(c,
+                      "in a forked child, ipm_receive on the parent's receiver returned "
+                      "%s, not IPM_ESTATE",
                       ipm_strerror((ipm_status)res[1]));
     else if (hung)
         r = conf_fail(c, "the forked child hung (killed after 5 s)%s",
-                      got == (ssize_t)sizeof res ? " destroying the parent's objects" : "");
+                      got == (ssize_t)sizeof res ? " destroying the parent's objects"
+                                                 : "");
     else if (WIFSIGNALED(status))
         r = conf_fail(c, "the forked child died of signal %d (%s)%s", WTERMSIG(status),
                       strsignal(WTERMSIG(status)),
-                      got == (ssize_t)sizeof res ? " destroying the parent's objects" : "");
+                      got == (ssize_t)sizeof res ? " destroying the parent's objects"
+                                                 : "");
     else if (got != (ssize_t)sizeof res)
         r = conf_fail(c, "the forked child reported nothing");
     /* The parent's pair still works. */
@@ -247,9 +273,11 @@ int conf_check_fork(conf_ctx *c)
         ipm_status st = ipm_send(p.tx, "parent", 6, 5000, "fork");
         ipm_message m;
         if (st != IPM_OK) {
-            r = conf_fail_st(c, st, "the parent's send after the child destroyed its copy");
+            r = conf_fail_st(c, st,
+                             "the parent's send after the child destroyed its copy");
         } else if ((st = conf_receive(p.rx, &m, 5000)) != IPM_OK) {
-            r = conf_fail_st(c, st, "the parent's receive after the child destroyed its copy");
+            r = conf_fail_st(c, st,
+                             "the parent's receive after the child destroyed its copy");
         } else {
             if (m.size != 6 || memcmp(m.data, "parent", 6) != 0)
                 r = conf_fail(c, "the parent received another message than it sent");
@@ -307,12 +335,16 @@ int conf_check_destroy_while_receiving(conf_ctx *c)
                          ipm_strerror(w.st));
     double waited = (double)(w.returned_ns - t0) / 1e6;
     if (waited > 1000.0)
-        return conf_fail(c, "the waiting thread returned %.0f ms after ipm_receiver_destroy, "
-                            "not within 1 s",
-                         waited);
+        return conf_fail(
+            c,
+            "the waiting thread returned %.0f ms after ipm_receiver_destroy, "
+            "not within 1 s",
+            waited);
     if (w.st != IPM_ESTATE)
-        return conf_fail(c, "the waiting thread's ipm_receive returned %s, not IPM_ESTATE",
+        return conf_fail(c,
+                         "the waiting thread's ipm_receive returned %s, not IPM_ESTATE",
                          ipm_strerror(w.st));
-    return conf_note(c, "returned IPM_ESTATE %.1f ms after destroy began (destroy took %.1f ms)",
-                     waited, destroy_ms);
+    return conf_note(
+        c, "returned IPM_ESTATE %.1f ms after destroy began (destroy took %.1f ms)",
+        waited, destroy_ms);
 }

@@ -102,8 +102,8 @@ int conf_check_prefix(conf_ctx *c)
     if (st == IPM_OK) st = ipm_subscribe(p.rx, CONF_SYNC_TOPIC);
     if (st != IPM_OK) r = conf_fail_st(c, st, "ipm_subscribe");
     if (r == CONF_PASS) r = conf_sync(c, p.tx, p.rx, 5000);
-    static const char *const sent[] = {"conf.a", "conf.b", "conf.ab", "conf", "xconf.a",
-                                       "",       "conf.a.x", "CONF.a", NULL};
+    static const char *const sent[] = {"conf.a", "conf.b",   "conf.ab", "conf", "xconf.a",
+                                       "",       "conf.a.x", "CONF.a",  NULL};
     static const char *const want[] = {"conf.a", "conf.ab", "conf.a.x", NULL};
     if (r == CONF_PASS) r = deliver(c, &p, sent, "conf.a.end", want);
     /* "" is every topic, the empty one included. */
@@ -169,7 +169,9 @@ static int sync_many(conf_ctx *c, ipm_sender **tx, int n, ipm_receiver *rx)
         return CONF_PASS;
     }
     for (int i = 0; i < n; i++)
-        if (!seen[i]) return conf_fail(c, "nothing from publisher %d reached the subscriber", i + 1);
+        if (!seen[i])
+            return conf_fail(c, "nothing from publisher %d reached the subscriber",
+                             i + 1);
     return CONF_FAIL;
 }
 
@@ -181,7 +183,8 @@ static int from_each(conf_ctx *c, ipm_sender **tx, int n, ipm_receiver *rx, int 
         for (int i = 0; i < n; i++) {
             conf_seq s = {(uint64_t)i, (uint64_t)k};
             ipm_status st = ipm_send(tx[i], &s, sizeof s, 5000, CONF_SEQ_TOPIC);
-            if (st != IPM_OK) return conf_fail_st(c, st, "publisher %d, message %d", i + 1, k);
+            if (st != IPM_OK)
+                return conf_fail_st(c, st, "publisher %d, message %d", i + 1, k);
         }
     uint64_t next[4] = {0, 0, 0, 0};
     for (int got = 0; got < n * each; got++) {
@@ -218,7 +221,8 @@ int conf_check_multi_publisher(conf_ctx *c)
         char ep[CONF_EP_CAP];
         conf_endpoint_fresh(c, i == 0 ? 0 : 1, ep, sizeof ep);
         ipm_status st = conf_sender_open(c, ep, &tx[i], eps[i], sizeof eps[i]);
-        if (st != IPM_OK) r = conf_fail_st(c, st, "binding publisher %d on %s", i + 1, ep);
+        if (st != IPM_OK)
+            r = conf_fail_st(c, st, "binding publisher %d on %s", i + 1, ep);
     }
     ipm_receiver *rx = NULL;
     char list[2 * CONF_EP_CAP + 2];
@@ -226,7 +230,8 @@ int conf_check_multi_publisher(conf_ctx *c)
     if (r == CONF_PASS) {
         ipm_status st = conf_receiver_open(c, "connection_strings", list, &rx, NULL, 0);
         if (st == IPM_OK) st = ipm_subscribe(rx, "");
-        if (st != IPM_OK) r = conf_fail_st(c, st, "connecting to connection_strings=%s", list);
+        if (st != IPM_OK)
+            r = conf_fail_st(c, st, "connecting to connection_strings=%s", list);
     }
     if (r == CONF_PASS) r = sync_many(c, tx, 2, rx);
     if (r == CONF_PASS) r = from_each(c, tx, 2, rx, 50);

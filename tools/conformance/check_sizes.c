@@ -37,8 +37,9 @@ int conf_check_sizes(conf_ctx *c)
     conf_pair p;
     if (conf_pair_open(c, &p, CONF_PAIR_SUBSCRIBE_ALL) != CONF_PASS) return CONF_FAIL;
     bool stated = p.lim.max_message_size != IPM_LIMIT_NONE;
-    size_t max = stated && p.lim.max_message_size < UNSTATED_CAP ? (size_t)p.lim.max_message_size
-                                                                 : UNSTATED_CAP;
+    size_t max = stated && p.lim.max_message_size < UNSTATED_CAP
+                     ? (size_t)p.lim.max_message_size
+                     : UNSTATED_CAP;
     size_t sizes[128];
     size_t n = size_list(max, sizes, 128);
     char *buf = malloc(max);
@@ -69,7 +70,8 @@ int conf_check_sizes(conf_ctx *c)
         else if (!conf_verify(m.data, s, s, &bad))
             r = conf_fail(c, "%zu-byte message: byte %zu differs", s, bad);
         else if (strcmp(m.metadata, "size") != 0)
-            r = conf_fail(c, "%zu-byte message: metadata '%s', not 'size'", s, m.metadata);
+            r = conf_fail(c, "%zu-byte message: metadata '%s', not 'size'", s,
+                          m.metadata);
         ipm_message_release(&m);
     }
     free(buf);
@@ -77,10 +79,11 @@ int conf_check_sizes(conf_ctx *c)
     if (r != CONF_PASS) return r;
     char t[64];
     tool_format_size(max, t, sizeof t);
-    if (!stated) return conf_note(c, "%zu sizes, 1 B to %s: no limit stated, capped there", n, t);
+    if (!stated)
+        return conf_note(c, "%zu sizes, 1 B to %s: no limit stated, capped there", n, t);
     if (max < p.lim.max_message_size)
-        return conf_note(c, "%zu sizes, 1 B to %s: the stated limit is larger, capped there", n,
-                         t);
+        return conf_note(
+            c, "%zu sizes, 1 B to %s: the stated limit is larger, capped there", n, t);
     return conf_note(c, "%zu sizes, 1 B to the stated %s", n, t);
 }
 
@@ -95,7 +98,8 @@ int conf_check_too_big(conf_ctx *c)
     }
     if (max >= UNSTATED_CAP * 16) {
         conf_pair_close(&p);
-        return conf_na(c, "the stated max_message_size %llu is too large to allocate here",
+        return conf_na(c,
+                       "the stated max_message_size %llu is too large to allocate here",
                        (unsigned long long)max);
     }
     char *buf = calloc(1, (size_t)max + 1);
@@ -123,7 +127,8 @@ int conf_check_too_big(conf_ctx *c)
             r = conf_fail_st(c, st, "receiving the message after the refused one");
         } else {
             if (strcmp(m.metadata, "after") != 0 || m.size != 1)
-                r = conf_fail(c, "a part of the refused message arrived (%zu bytes, '%s')",
+                r = conf_fail(c,
+                              "a part of the refused message arrived (%zu bytes, '%s')",
                               m.size, m.metadata);
             ipm_message_release(&m);
         }

@@ -29,8 +29,9 @@ static int take(conf_ctx *c, ipm_receiver *rx, int timeout_ms, uint64_t got,
                             (unsigned long long)got);
     int r = CONF_PASS;
     if (m.size != sizeof *out || strcmp(m.metadata, CONF_SEQ_TOPIC) != 0)
-        r = conf_fail(c, "after %llu messages, one of %zu bytes with metadata '%.40s' "
-                         "arrived, not a sequence message",
+        r = conf_fail(c,
+                      "after %llu messages, one of %zu bytes with metadata '%.40s' "
+                      "arrived, not a sequence message",
                       (unsigned long long)got, m.size, m.metadata);
     else
         memcpy(out, m.data, sizeof *out);
@@ -50,7 +51,8 @@ static int stream_lossless(conf_ctx *c, conf_peer *peer, ipm_receiver *rx, uint6
                              s.seq > i ? "messages lost" : "duplicated or reordered");
     }
     if (!conf_peer_read(peer, 10000) || strncmp(peer->line, "done ", 5) != 0)
-        return conf_fail(c, "the sending peer: %s", peer->line[0] ? peer->line : "no report");
+        return conf_fail(c, "the sending peer: %s",
+                         peer->line[0] ? peer->line : "no report");
     ipm_message m;
     ipm_status st = conf_receive(rx, &m, 100);
     if (st == IPM_OK) {
@@ -71,8 +73,9 @@ static int stream_pubsub(conf_ctx *c, conf_peer *peer, ipm_receiver *rx, uint64_
         ipm_message m;
         ipm_status st = conf_receive(rx, &m, 3000);
         if (st == IPM_ETIMEDOUT) break; /* the rest was lost */
-        if (st != IPM_OK) return conf_fail_st(c, st, "receiving after %llu messages",
-                                              (unsigned long long)received);
+        if (st != IPM_OK)
+            return conf_fail_st(c, st, "receiving after %llu messages",
+                                (unsigned long long)received);
         bool seqmsg = m.size == sizeof s && strcmp(m.metadata, CONF_SEQ_TOPIC) == 0;
         if (seqmsg) memcpy(&s, m.data, sizeof s);
         ipm_message_release(&m);
@@ -92,20 +95,23 @@ static int stream_pubsub(conf_ctx *c, conf_peer *peer, ipm_receiver *rx, uint64_
     if (conf_peer_read(peer, 10000) && strncmp(peer->line, "done ", 5) == 0)
         done = true;
     else
-        return conf_fail(c, "after %llu messages received (the last #%llu), the publishing "
-                            "peer: %s",
+        return conf_fail(c,
+                         "after %llu messages received (the last #%llu), the publishing "
+                         "peer: %s",
                          (unsigned long long)received, (unsigned long long)next - 1,
                          peer->line[0] ? peer->line : "no report");
     ipm_receiver_stats(rx, &s1);
     uint64_t dropped = s1.dropped - s0.dropped;
     if (done && received + dropped != n)
-        return conf_fail(c, "published %llu, received %llu, dropped (counted) %llu: %llu "
-                            "lost without being counted",
+        return conf_fail(c,
+                         "published %llu, received %llu, dropped (counted) %llu: %llu "
+                         "lost without being counted",
                          (unsigned long long)n, (unsigned long long)received,
                          (unsigned long long)dropped,
                          (unsigned long long)(n - received - dropped));
-    return conf_note(c, "%llu published, %llu received, %llu dropped", (unsigned long long)n,
-                     (unsigned long long)received, (unsigned long long)dropped);
+    return conf_note(c, "%llu published, %llu received, %llu dropped",
+                     (unsigned long long)n, (unsigned long long)received,
+                     (unsigned long long)dropped);
 }
 
 int conf_check_stream(conf_ctx *c)
@@ -114,12 +120,13 @@ int conf_check_stream(conf_ctx *c)
     conf_peer peer;
     ipm_sender *tx;
     ipm_receiver *rx;
-    if (conf_peer_with_local(c, true, CONF_ACT_STREAM, n, c->pubsub ? PUBSUB_WINDOW : 0, &peer,
-                             &tx, &rx) != CONF_PASS)
+    if (conf_peer_with_local(c, true, CONF_ACT_STREAM, n, c->pubsub ? PUBSUB_WINDOW : 0,
+                             &peer, &tx, &rx) != CONF_PASS)
         return CONF_FAIL;
     int r = conf_wait_probe(c, rx, 5000);
     uint64_t t0 = tool_now_ns();
-    if (r == CONF_PASS && !conf_peer_tell(&peer, "go")) r = conf_fail(c, "the peer went away");
+    if (r == CONF_PASS && !conf_peer_tell(&peer, "go"))
+        r = conf_fail(c, "the peer went away");
     if (r == CONF_PASS)
         r = c->pubsub ? stream_pubsub(c, &peer, rx, n) : stream_lossless(c, &peer, rx, n);
     double ms = conf_ms_since(t0);
@@ -129,8 +136,9 @@ int conf_check_stream(conf_ctx *c)
     if (r == CONF_FAIL) return r;
     char note[sizeof c->why];
     memcpy(note, c->why, sizeof note);
-    return conf_note(c, "%s%s%llu messages in %.0f ms, peer %s", note, note[0] ? "; " : "",
-                     (unsigned long long)n, ms, process ? "process" : "thread (in-process)");
+    return conf_note(c, "%s%s%llu messages in %.0f ms, peer %s", note,
+                     note[0] ? "; " : "", (unsigned long long)n, ms,
+                     process ? "process" : "thread (in-process)");
 }
 
 int conf_check_fan_in(conf_ctx *c)
@@ -147,20 +155,24 @@ int conf_check_fan_in(conf_ctx *c)
     char ep[CONF_EP_CAP], resolved[CONF_EP_CAP];
     conf_endpoint_fresh(c, 0, ep, sizeof ep);
     ipm_receiver *rx;
-    ipm_status st = conf_receiver_open(c, "connection_string", ep, &rx, resolved,
-                                       sizeof resolved);
+    ipm_status st =
+        conf_receiver_open(c, "connection_string", ep, &rx, resolved, sizeof resolved);
     if (st != IPM_OK) return conf_fail_st(c, st, "binding %s", ep);
     conf_peer peers[2];
     int started = 0, r = CONF_PASS;
     for (int i = 0; i < 2 && r == CONF_PASS; i++) {
-        conf_peer_args a = {.sender = true, .action = CONF_ACT_STREAM, .binds = false,
-                            .id = (uint64_t)i + 1, .count = FAN_IN_COUNT};
+        conf_peer_args a = {.sender = true,
+                            .action = CONF_ACT_STREAM,
+                            .binds = false,
+                            .id = (uint64_t)i + 1,
+                            .count = FAN_IN_COUNT};
         snprintf(a.ep, sizeof a.ep, "%s", resolved);
         r = conf_peer_start(c, &peers[i], &a, process);
         if (r == CONF_PASS) started++;
     }
     for (int i = 0; i < started && r == CONF_PASS; i++)
-        if (!conf_peer_tell(&peers[i], "go")) r = conf_fail(c, "peer %d went away", i + 1);
+        if (!conf_peer_tell(&peers[i], "go"))
+            r = conf_fail(c, "peer %d went away", i + 1);
     uint64_t next[2] = {0, 0};
     for (uint64_t got = 0; r == CONF_PASS && got < 2 * FAN_IN_COUNT; got++) {
         conf_seq s;
@@ -169,7 +181,8 @@ int conf_check_fan_in(conf_ctx *c)
             break;
         }
         if (s.id < 1 || s.id > 2) {
-            r = conf_fail(c, "a message from unknown sender %llu", (unsigned long long)s.id);
+            r = conf_fail(c, "a message from unknown sender %llu",
+                          (unsigned long long)s.id);
             break;
         }
         if (s.seq != next[s.id - 1]) {
@@ -182,8 +195,8 @@ int conf_check_fan_in(conf_ctx *c)
         next[s.id - 1]++;
     }
     for (int i = 0; i < started; i++) {
-        if (r == CONF_PASS &&
-            (!conf_peer_read(&peers[i], 10000) || strncmp(peers[i].line, "done ", 5) != 0))
+        if (r == CONF_PASS && (!conf_peer_read(&peers[i], 10000) ||
+                               strncmp(peers[i].line, "done ", 5) != 0))
             r = conf_fail(c, "sending peer %d: %s", i + 1,
                           peers[i].line[0] ? peers[i].line : "no report");
         conf_peer_finish(&peers[i], 3000);

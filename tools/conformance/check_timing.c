@@ -37,14 +37,15 @@ int conf_check_receive_timeout(conf_ctx *c)
             ipm_status st = ipm_receive(p.rx, &m, t);
             double el = conf_ms_since(t0);
             if (st == IPM_OK) {
-                r = conf_fail(c, "a message ('%s', %zu bytes) arrived though none was sent",
+                r = conf_fail(c,
+                              "a message ('%s', %zu bytes) arrived though none was sent",
                               m.metadata, m.size);
                 ipm_message_release(&m);
             } else if (st != IPM_ETIMEDOUT) {
                 r = conf_fail_st(c, st, "ipm_receive(timeout %d ms)", t);
             } else if (el < t) {
-                r = conf_fail(c, "ipm_receive(timeout %d ms) returned after %.2f ms, early", t,
-                              el);
+                r = conf_fail(
+                    c, "ipm_receive(timeout %d ms) returned after %.2f ms, early", t, el);
             } else if (t == T_MS && el - t < best) {
                 best = el - t;
             } else if (t == 0 && el < best0) {
@@ -55,13 +56,14 @@ int conf_check_receive_timeout(conf_ctx *c)
     conf_pair_close(&p);
     if (r != CONF_PASS) return r;
     if (best > SLACK_MS)
-        return conf_fail(c, "ipm_receive(timeout %d ms) took at best %.1f ms (%d tries), "
-                            "more than T + %.0f ms",
+        return conf_fail(c,
+                         "ipm_receive(timeout %d ms) took at best %.1f ms (%d tries), "
+                         "more than T + %.0f ms",
                          T_MS, T_MS + best, TRIES, SLACK_MS);
     if (best0 > SLACK_MS)
         return conf_fail(c, "ipm_receive(IPM_NO_BLOCK) took at best %.1f ms", best0);
-    return conf_note(c, "T=%d ms: best %.2f ms; IPM_NO_BLOCK: best %.2f ms", T_MS, T_MS + best,
-                     best0);
+    return conf_note(c, "T=%d ms: best %.2f ms; IPM_NO_BLOCK: best %.2f ms", T_MS,
+                     T_MS + best, best0);
 }
 
 int conf_check_send_timeout(conf_ctx *c)
@@ -93,8 +95,9 @@ int conf_check_send_timeout(conf_ctx *c)
     if (st == IPM_OK) {
         char t[32];
         tool_format_size(sent * FILL_MSG, t, sizeof t);
-        r = conf_na(c, "the sender never blocked: it took %zu messages (%s) with no reader "
-                       "(%s)",
+        r = conf_na(c,
+                    "the sender never blocked: it took %zu messages (%s) with no reader "
+                    "(%s)",
                     sent, t,
                     c->pubsub ? "a publisher that drops for slow subscribers"
                               : "the transport buffers without bound");
@@ -112,9 +115,11 @@ int conf_check_send_timeout(conf_ctx *c)
                 r = conf_fail(c, "a full transport kept taking messages for 10 s");
             continue;
         }
-        if (st != IPM_ETIMEDOUT) r = conf_fail_st(c, st, "ipm_send(timeout %d ms)", T_MS);
+        if (st != IPM_ETIMEDOUT)
+            r = conf_fail_st(c, st, "ipm_send(timeout %d ms)", T_MS);
         else if (el < T_MS)
-            r = conf_fail(c, "ipm_send(timeout %d ms) returned after %.2f ms, early", T_MS, el);
+            r = conf_fail(c, "ipm_send(timeout %d ms) returned after %.2f ms, early",
+                          T_MS, el);
         else if (el - T_MS < best)
             best = el - T_MS;
     }
@@ -122,11 +127,12 @@ int conf_check_send_timeout(conf_ctx *c)
     conf_pair_close(&p);
     if (r != CONF_PASS) return r;
     if (best > SLACK_MS)
-        return conf_fail(c, "ipm_send(timeout %d ms) into a full transport took at best "
-                            "%.1f ms (%d tries)",
+        return conf_fail(c,
+                         "ipm_send(timeout %d ms) into a full transport took at best "
+                         "%.1f ms (%d tries)",
                          T_MS, T_MS + best, TRIES);
-    return conf_note(c, "full after %zu x %d B; T=%d ms: best %.2f ms", sent, FILL_MSG, T_MS,
-                     T_MS + best);
+    return conf_note(c, "full after %zu x %d B; T=%d ms: best %.2f ms", sent, FILL_MSG,
+                     T_MS, T_MS + best);
 }
 
 int conf_check_wakeup(conf_ctx *c)
@@ -167,8 +173,9 @@ int conf_check_wakeup(conf_ctx *c)
     ipm_receiver_destroy(rx);
     if (r != CONF_PASS) return r;
     if (best > 10.0)
-        return conf_fail(c, "a blocked receive returned at best %.2f ms after the send "
-                            "(%d tries); it should wake at once",
+        return conf_fail(c,
+                         "a blocked receive returned at best %.2f ms after the send "
+                         "(%d tries); it should wake at once",
                          best, TRIES);
     return conf_note(c, "best %.3f ms from send to return, peer %s", best,
                      process ? "process" : "thread (in-process)");

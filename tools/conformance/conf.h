@@ -62,7 +62,7 @@ typedef struct conf_ctx {
     bool sender_binds; /* the sender side is connected first */
     bool have_limits;  /* limits holds conf_limits_stated's answer */
     ipm_limits limits;
-    char why[1024];    /* the reason of FAIL / n/a, or a note on a pass */
+    char why[1024]; /* the reason of FAIL / n/a, or a note on a pass */
 } conf_ctx;
 
 /* Record the reason and return CONF_FAIL / CONF_NA (printf-style). A pass
@@ -110,8 +110,8 @@ ipm_status conf_params(conf_ctx *c, const char *key, const char *ep, ipm_params 
 /* Connect a sender (or receiver) of the run's type to endpoint ep with the
  * --set keys (key is connection_string, or connection_strings for a list).
  * The resolved endpoint is copied to resolved (may be NULL). */
-ipm_status conf_sender_open(conf_ctx *c, const char *ep, ipm_sender **out,
-                            char *resolved, size_t cap);
+ipm_status conf_sender_open(conf_ctx *c, const char *ep, ipm_sender **out, char *resolved,
+                            size_t cap);
 ipm_status conf_receiver_open(conf_ctx *c, const char *key, const char *ep,
                               ipm_receiver **out, char *resolved, size_t cap);
 
@@ -169,9 +169,9 @@ typedef enum conf_action {
 } conf_action;
 
 typedef struct conf_peer_args {
-    bool sender;    /* which end the peer is */
+    bool sender; /* which end the peer is */
     conf_action action;
-    bool binds;     /* the peer binds ep (else it connects to it) */
+    bool binds; /* the peer binds ep (else it connects to it) */
     char ep[CONF_EP_CAP];
     uint64_t id, count, window; /* stream: sender id, messages, credit window */
 } conf_peer_args;
@@ -179,9 +179,9 @@ typedef struct conf_peer_args {
 typedef struct conf_peer {
     bool process; /* a separate process (else a thread) */
     pid_t pid;
-    void *thread; /* pthread_t *, for a thread peer */
-    int to_fd;    /* commands to the peer */
-    int from_fd;  /* its report lines */
+    void *thread;               /* pthread_t *, for a thread peer */
+    int to_fd;                  /* commands to the peer */
+    int from_fd;                /* its report lines */
     char endpoint[CONF_EP_CAP]; /* from its "ready" line */
     conf_peer_args args;
     char line[1024]; /* last line read */

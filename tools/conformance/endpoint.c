@@ -32,7 +32,8 @@ void conf_endpoint_fresh(conf_ctx *c, int which, char *out, size_t cap)
     const char *base = o->endpoints[(size_t)which < o->nendpoints ? which : 0];
     unsigned k = c->next_ep++;
     size_t len = strlen(base);
-    if (len >= 2 && (strcmp(base + len - 2, ":*") == 0 || strcmp(base + len - 2, ":0") == 0)) {
+    if (len >= 2 &&
+        (strcmp(base + len - 2, ":*") == 0 || strcmp(base + len - 2, ":0") == 0)) {
         snprintf(out, cap, "%s", base);
         return;
     }

@@ -130,7 +130,8 @@ static int parse(cli *a, int argc, char **argv)
             a->only[a->nonly++] = val;
         } else if (strcmp(arg, "--bind") == 0) {
             if (strcmp(val, "sender") != 0 && strcmp(val, "receiver") != 0)
-                return tool_usage_error("--bind is 'sender' or 'receiver', not '%s'", val);
+                return tool_usage_error("--bind is 'sender' or 'receiver', not '%s'",
+                                        val);
             a->o.bind = val;
         } else if (strcmp(arg, "--count") == 0) {
             if (!tool_parse_u64(val, &a->o.stream_count) || a->o.stream_count == 0)
@@ -138,7 +139,8 @@ static int parse(cli *a, int argc, char **argv)
         } else if (strcmp(arg, "--check-timeout") == 0) {
             uint64_t s;
             if (!tool_parse_u64(val, &s) || s == 0 || s > 3600)
-                return tool_usage_error("--check-timeout '%s' is not 1..3600 seconds", val);
+                return tool_usage_error("--check-timeout '%s' is not 1..3600 seconds",
+                                        val);
             a->o.check_timeout_s = (int)s;
         } else {
             return tool_usage_error("unknown option '%s'", arg);
@@ -170,7 +172,8 @@ bool conf_ctx_init(conf_ctx *c, const conf_opts *o)
         return false;
     }
     if (rx->role != IPM_ROLE_RECEIVER && rx->role != IPM_ROLE_SUBSCRIBER) {
-        tool_error("--receiver %s is not a receiver or subscriber type", o->receiver_type);
+        tool_error("--receiver %s is not a receiver or subscriber type",
+                   o->receiver_type);
         return false;
     }
     c->pubsub = rx->role == IPM_ROLE_SUBSCRIBER;
@@ -193,13 +196,15 @@ static int run_check(const cli *a)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (a->role_argc != 1) return tool_usage_error("--role check takes one name");
     const conf_check *chk = conf_check_find(a->role_argv[0]);
-    if (!chk) return tool_usage_error("no check named '%s' (see --list)", a->role_argv[0]);
+    if (!chk)
+        return tool_usage_error("no check named '%s' (see --list)", a->role_argv[0]);
     conf_ctx c;
     if (!conf_ctx_init(&c, &a->o)) return TOOL_EXIT_USAGE;
     c.check = chk->name;
     int r = chk->run(&c);
     if (r == CONF_PASS)
-        printf("ok   %s%s%s%s\n", chk->name, c.why[0] ? " (" : "", c.why, c.why[0] ? ")" : "");
+        printf("ok   %s%s%s%s\n", chk->name, c.why[0] ? " (" : "", c.why,
+               c.why[0] ? ")" : "");
     else if (r == CONF_NA)
         printf("n/a  %s: %s\n", chk->name, c.why);
     else
@@ -241,7 +246,8 @@ static int spawn_check(const cli *a, int argc, char **argv, const conf_check *ch
     int rc = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, v, environ);
     free(v);
     if (rc != 0) {
-        printf("FAIL %s: cannot spawn the check's process: %s\n", chk->name, strerror(rc));
+        printf("FAIL %s: cannot spawn the check's process: %s\n", chk->name,
+               strerror(rc));
         return CONF_FAIL;
     }
     uint64_t t0 = tool_now_ns();
@@ -307,7 +313,9 @@ int main(int argc, char **argv)
         bool any = false;
         for (size_t k = 0; k < conf_ncheck && !any; k++)
             any = fnmatch(a.only[i], conf_checks[k].name, 0) == 0;
-        if (!any) return tool_usage_error("--only '%s' matches no check (see --list)", a.only[i]);
+        if (!any)
+            return tool_usage_error("--only '%s' matches no check (see --list)",
+                                    a.only[i]);
     }
     conf_ctx c;
     if (!conf_ctx_init(&c, &a.o)) return TOOL_EXIT_USAGE;
@@ -317,9 +325,12 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < conf_ncheck; i++) {
         if (!selected(&a, conf_checks[i].name)) continue;
         int r = spawn_check(&a, argc, argv, &conf_checks[i]);
-        if (r == CONF_PASS) passed++;
-        else if (r == CONF_NA) na++;
-        else failed++;
+        if (r == CONF_PASS)
+            passed++;
+        else if (r == CONF_NA)
+            na++;
+        else
+            failed++;
         fflush(stdout);
     }
     printf("# %.1f s\n", conf_ms_since(t0) / 1000.0);

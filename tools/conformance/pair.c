@@ -55,7 +55,8 @@ int conf_fail_st(conf_ctx *c, ipm_status st, const char *fmt, ...)
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     const char *detail = ipm_last_error();
-    return conf_fail(c, "%s: %s%s%s", head, ipm_strerror(st), *detail ? ": " : "", detail);
+    return conf_fail(c, "%s: %s%s%s", head, ipm_strerror(st), *detail ? ": " : "",
+                     detail);
 }
 
 /* -------------------------------------------------------------- opening */
@@ -81,8 +82,8 @@ ipm_status conf_params(conf_ctx *c, const char *key, const char *ep, ipm_params 
     return IPM_OK;
 }
 
-ipm_status conf_sender_open(conf_ctx *c, const char *ep, ipm_sender **out,
-                            char *resolved, size_t cap)
+ipm_status conf_sender_open(conf_ctx *c, const char *ep, ipm_sender **out, char *resolved,
+                            size_t cap)
 {
     *out = NULL;
     ipm_params *p;
@@ -135,7 +136,8 @@ int conf_pair_open(conf_ctx *c, conf_pair *p, int flags)
     ipm_status st;
     if (c->sender_binds) {
         st = conf_sender_open(c, ep, &p->tx, p->endpoint, sizeof p->endpoint);
-        if (st != IPM_OK) return conf_fail_st(c, st, "connecting %s to %s", c->o->sender_type, ep);
+        if (st != IPM_OK)
+            return conf_fail_st(c, st, "connecting %s to %s", c->o->sender_type, ep);
         st = conf_receiver_open(c, "connection_string", p->endpoint, &p->rx, NULL, 0);
         if (st != IPM_OK) {
             conf_pair_close(p);
@@ -155,9 +157,11 @@ int conf_pair_open(conf_ctx *c, conf_pair *p, int flags)
         }
     }
     ipm_limits lt, lr;
-    if (ipm_sender_limits(p->tx, &lt) != IPM_OK || ipm_receiver_limits(p->rx, &lr) != IPM_OK) {
+    if (ipm_sender_limits(p->tx, &lt) != IPM_OK ||
+        ipm_receiver_limits(p->rx, &lr) != IPM_OK) {
         conf_pair_close(p);
-        return conf_fail(c, "ipm_*_limits failed on a connected pair: %s", ipm_last_error());
+        return conf_fail(c, "ipm_*_limits failed on a connected pair: %s",
+                         ipm_last_error());
     }
     conf_limits_merge(&lt, &lr, &p->lim);
     if (c->pubsub && (flags & CONF_PAIR_SUBSCRIBE_ALL)) {
@@ -236,7 +240,8 @@ void conf_limits_print(const ipm_limits *tx, const ipm_limits *rx)
 
 ipm_status conf_receive(ipm_receiver *rx, ipm_message *m, int timeout_ms)
 {
-    uint64_t deadline = tool_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
+    uint64_t deadline =
+        tool_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
     for (;;) {
         ipm_status st = ipm_receive(rx, m, timeout_ms);
         if (st != IPM_OK || strcmp(m->metadata, CONF_SYNC_TOPIC) != 0) return st;
@@ -361,5 +366,6 @@ int conf_wait_probe(conf_ctx *c, ipm_receiver *rx, int timeout_ms)
             return conf_fail_st(c, st, "receiving the peer's probes");
         }
     }
-    return conf_fail(c, "no probe from the publishing peer arrived within %d ms", timeout_ms);
+    return conf_fail(c, "no probe from the publishing peer arrived within %d ms",
+                     timeout_ms);
 }

@@ -107,8 +107,8 @@ static int start_process(conf_ctx *c, conf_peer *p, int cmd_rd, int rep_wr)
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     char nums[4][32];
     char **argv = peer_argv(c, &p->args, nums);
-    int rc = argv ? posix_spawn(&p->pid, "/proc/self/exe", &fa, NULL, argv, environ)
-                  : ENOMEM;
+    int rc =
+        argv ? posix_spawn(&p->pid, "/proc/self/exe", &fa, NULL, argv, environ) : ENOMEM;
     posix_spawn_file_actions_destroy(&fa);
     free(argv);
     if (rc != 0)
@@ -274,8 +274,8 @@ int conf_peer_with_local(conf_ctx *c, bool peer_sender, conf_action act, uint64_
     *ltx = NULL;
     *lrx = NULL;
     bool process = conf_peers_are_processes(c);
-    conf_peer_args a = {.sender = peer_sender, .action = act, .count = count,
-                        .window = window, .id = 1};
+    conf_peer_args a = {
+        .sender = peer_sender, .action = act, .count = count, .window = window, .id = 1};
     a.binds = peer_sender == c->sender_binds;
     char ep[CONF_EP_CAP];
     conf_endpoint_fresh(c, 0, ep, sizeof ep);
@@ -295,7 +295,8 @@ int conf_peer_with_local(conf_ctx *c, bool peer_sender, conf_action act, uint64_
     } else {
         char resolved[CONF_EP_CAP];
         if (peer_sender)
-            st = conf_receiver_open(c, "connection_string", ep, lrx, resolved, sizeof resolved);
+            st = conf_receiver_open(c, "connection_string", ep, lrx, resolved,
+                                    sizeof resolved);
         else
             st = conf_sender_open(c, ep, ltx, resolved, sizeof resolved);
         if (st != IPM_OK) return conf_fail_st(c, st, "binding the local end on %s", ep);

@@ -22,7 +22,8 @@ typedef struct peer_io {
     bool eof;
 } peer_io;
 
-static void report(peer_io *io, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(peer_io *io, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void report(peer_io *io, const char *fmt, ...)
 {
     char line[1024];
@@ -154,7 +155,8 @@ static int do_stamp(conf_ctx *c, peer_io *io, ipm_sender *tx)
         uint64_t now = tool_now_ns();
         ipm_status st = ipm_send(tx, &now, sizeof now, 5000, CONF_SEQ_TOPIC);
         if (st != IPM_OK) {
-            report(io, "fail sending a stamp: %s: %s", ipm_strerror(st), ipm_last_error());
+            report(io, "fail sending a stamp: %s: %s", ipm_strerror(st),
+                   ipm_last_error());
             return 1;
         }
         report(io, "sent");
@@ -167,8 +169,10 @@ static int do_drain(peer_io *io, ipm_receiver *rx)
     while (!stdin_closed(io)) {
         ipm_message m;
         ipm_status st = ipm_receive(rx, &m, 20);
-        if (st == IPM_OK) ipm_message_release(&m);
-        else if (st != IPM_ETIMEDOUT) conf_sleep_ms(5);
+        if (st == IPM_OK)
+            ipm_message_release(&m);
+        else if (st != IPM_ETIMEDOUT)
+            conf_sleep_ms(5);
     }
     return 0;
 }
@@ -181,8 +185,8 @@ int conf_peer_main(conf_ctx *c, const conf_peer_args *a, int in_fd, int out_fd)
     char resolved[CONF_EP_CAP];
     ipm_status st;
     /* A subscriber that connects to several publishers takes them as a list. */
-    const char *key = !a->sender && strchr(a->ep, ',') ? "connection_strings"
-                                                       : "connection_string";
+    const char *key =
+        !a->sender && strchr(a->ep, ',') ? "connection_strings" : "connection_string";
     if (a->sender)
         st = conf_sender_open(c, a->ep, &tx, resolved, sizeof resolved);
     else
