@@ -76,7 +76,7 @@ endforeach()
 
 # ----------------------------------------------------------------- tools
 ipm__origin_rpath(_ipm_tool_rpath ${CMAKE_INSTALL_BINDIR})
-foreach(tool ipm-send ipm-recv ipm-bench ipm-plugins)
+foreach(tool ipm-send ipm-recv ipm-bench ipm-plugins ipm-conformance)
   if(TARGET ${tool})
     set_target_properties(${tool} PROPERTIES
       INSTALL_RPATH "${_ipm_tool_rpath}" INSTALL_RPATH_USE_LINK_PATH ON)

@@ -32,6 +32,17 @@
 #define UDS_SCHEME "uds://"
 #define UDS_MAGIC 0x31534455u /* "UDS1" little-endian */
 
+/* Longest metadata a message may carry (it travels in the same datagram). */
+#define UDS_MAX_METADATA 4096u
+/* Linux refuses a datagram longer than the socket's send buffer less 32
+ * bytes (net/unix/af_unix.c); the header and the longest metadata share it. */
+#define UDS_DGRAM_OVERHEAD 32u
+/* The send buffer a socket gets by default (net.core.wmem_default). */
+#define UDS_DEFAULT_SNDBUF 212992u
+/* The largest message with the default send buffer, for the descriptor. */
+#define UDS_DEFAULT_MAX_MESSAGE                                                          \
+    (UDS_DEFAULT_SNDBUF - UDS_DGRAM_OVERHEAD - 8u /* uds_header */ - UDS_MAX_METADATA)
+
 struct uds_header {
     uint32_t magic;
     uint32_t metadata_size;
@@ -51,5 +62,11 @@ ipm_status uds_address_parse(const ipm_params *p, const char *who,
 
 /* errno text for messages, thread-safe. */
 const char *uds_strerror(int err, char *buf, size_t cap);
+
+/* The largest message a socket with send buffer sndbuf (SO_SNDBUF) takes. */
+static inline uint64_t uds_max_message(uint64_t sndbuf)
+{
+    return sndbuf - UDS_DGRAM_OVERHEAD - sizeof(struct uds_header) - UDS_MAX_METADATA;
+}
 
 #endif

@@ -167,6 +167,16 @@ static const ipm_plugin_ops ops = {
 
 static const char *const keys[] = {"connection_string", NULL};
 
+#if IPM_PLUGIN_ABI_MINOR >= 1 /* see uds_sender.c */
+/* Any number of UdsSenders may connect to one receiver (fan-in); the
+ * largest message is the sender's to state. */
+static const ipm_limits limits = {
+    .max_message_size = IPM_LIMIT_NONE,
+    .max_metadata_size = UDS_MAX_METADATA,
+    .features = IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_FAN_IN,
+};
+#endif
+
 static const ipm_plugin descriptor = {
     IPM_PLUGIN_HEADER_INIT,
     .role = IPM_ROLE_RECEIVER,
@@ -175,6 +185,9 @@ static const ipm_plugin descriptor = {
     .description = "UNIX datagram socket receiver (example plugin), binds uds:///path",
     .keys = keys,
     .ops = &ops,
+#if IPM_PLUGIN_ABI_MINOR >= 1
+    .limits = &limits,
+#endif
 };
 
 IPM_PLUGIN_DEFINE(UdsReceiver, &descriptor)

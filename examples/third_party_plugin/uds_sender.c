@@ -14,6 +14,7 @@
 struct uds_sender {
     int fd; /* -1 until connected */
     struct uds_address addr;
+    uint64_t max_message; /* what the socket's send buffer allows */
 };
 
 static ipm_status sender_create(void **state)
@@ -61,10 +62,29 @@ static ipm_status sender_connect(void *state, const ipm_params *p)
             "there? start the receiver first)",
             addr.endpoint, uds_strerror(err, ebuf, sizeof ebuf));
     }
+    /* The kernel may round the buffer; ask what it is. */
+    int actual = 0;
+    socklen_t len = sizeof actual;
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &actual, &len) < 0)
+        actual = (int)UDS_DEFAULT_SNDBUF;
     s->fd = fd;
     s->addr = addr;
+    s->max_message = uds_max_message((uint64_t)actual);
     return IPM_OK;
 }
+
+/* ABI 1.1 members are compiled only against an SDK that has them, so the
+ * same source builds a plugin for an ipm 1.0 installation too (which loads
+ * into every later 1.x core). */
+#if IPM_PLUGIN_ABI_MINOR >= 1
+/* The largest message this socket's send buffer takes (ipm-conformance
+ * tests at it). */
+static void sender_limits(const void *state, ipm_limits *out)
+{
+    const struct uds_sender *s = state;
+    out->max_message_size = s->max_message;
+}
+#endif
 
 static const char *sender_endpoint(const void *state)
 {
@@ -84,9 +104,17 @@ static ipm_status sender_send(void *state, const void *data, size_t size,
 {
     struct uds_sender *s = state;
     char ebuf[128];
-    if (metadata_size > UINT32_MAX)
-        return ipm_set_error(IPM_ETOOBIG, "UdsSender: %zu bytes of metadata is too much",
-                             metadata_size);
+    if (metadata_size > UDS_MAX_METADATA)
+        return ipm_set_error(
+            IPM_ETOOBIG, "UdsSender: %zu bytes of metadata is more than the %u allowed",
+            metadata_size, UDS_MAX_METADATA);
+    if (size > s->max_message)
+        return ipm_set_error(
+            IPM_ETOOBIG,
+            "UdsSender: a %zu-byte message is larger than the %llu bytes "
+            "one datagram on %s can hold; raise send_buffer (and "
+            "net.core.wmem_max)",
+            size, (unsigned long long)s->max_message, s->addr.endpoint);
     struct uds_header h = {UDS_MAGIC, (uint32_t)metadata_size};
     struct iovec iov[3] = {
         {&h, sizeof h}, {(void *)data, size}, {(void *)metadata, metadata_size}};
@@ -141,9 +169,22 @@ static const ipm_plugin_ops ops = {
     .endpoint = sender_endpoint,
     .destroy = sender_destroy,
     .send = sender_send,
+#if IPM_PLUGIN_ABI_MINOR >= 1
+    .limits = sender_limits,
+#endif
 };
 
 static const char *const keys[] = {"connection_string", "send_buffer", NULL};
+
+#if IPM_PLUGIN_ABI_MINOR >= 1
+/* Stated before connect; sender_limits refines the largest message from the
+ * actual send buffer. */
+static const ipm_limits limits = {
+    .max_message_size = UDS_DEFAULT_MAX_MESSAGE,
+    .max_metadata_size = UDS_MAX_METADATA,
+    .features = IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_FAN_IN,
+};
+#endif
 
 static const ipm_plugin descriptor = {
     IPM_PLUGIN_HEADER_INIT,
@@ -154,6 +195,9 @@ static const ipm_plugin descriptor = {
         "UNIX datagram socket sender (example plugin), uds:///path or uds://@name",
     .keys = keys,
     .ops = &ops,
+#if IPM_PLUGIN_ABI_MINOR >= 1
+    .limits = &limits,
+#endif
 };
 
 IPM_PLUGIN_DEFINE(UdsSender, &descriptor)

@@ -1,0 +1,82 @@
+# ipm-conformance (API.md §8) for every shipped pair and carrier, and for the
+# example third-party plugin (label `conformance`). Each test is one run of
+# the tool; it passes when the closing line says "N passed, 0 failed".
+#
+# ipm_add_conformance(NAME SENDER T RECEIVER T ENDPOINT E [ENDPOINT E2]
+#                     [SET k=v...] [ARGS extra...] [DEPENDS target...])
+if(NOT TARGET ipm-conformance)
+  return()
+endif()
+
+function(ipm_add_conformance name)
+  cmake_parse_arguments(ARG "" "SENDER;RECEIVER" "ENDPOINT;SET;ARGS;DEPENDS;ENVIRONMENT" ${ARGN})
+  set(cmd $<TARGET_FILE:ipm-conformance> --sender ${ARG_SENDER} --receiver ${ARG_RECEIVER})
+  foreach(ep IN LISTS ARG_ENDPOINT)
+    list(APPEND cmd --endpoint ${ep})
+  endforeach()
+  foreach(kv IN LISTS ARG_SET)
+    list(APPEND cmd --set ${kv})
+  endforeach()
+  add_test(NAME conformance_${name} COMMAND ${cmd} ${ARG_ARGS})
+  set_tests_properties(conformance_${name} PROPERTIES LABELS conformance TIMEOUT 300
+    PASS_REGULAR_EXPRESSION "\n[0-9]+ passed, 0 failed\n"
+    ENVIRONMENT "${ARG_ENVIRONMENT}")
+  add_dependencies(ipm-conformance ${ARG_DEPENDS})
+endfunction()
+
+# Endpoints live under the build tree (ipc://, uds://) or carry the build's
+# name (shm://), so that two build trees on one machine never share one.
+string(MAKE_C_IDENTIFIER "${PROJECT_BINARY_DIR}" _ipm_conf_tag)
+string(MD5 _ipm_conf_tag "${_ipm_conf_tag}")
+string(SUBSTRING "${_ipm_conf_tag}" 0 8 _ipm_conf_tag)
+set(_ipm_conf_dir /tmp/ipm-conf-${_ipm_conf_tag})
+file(MAKE_DIRECTORY ${_ipm_conf_dir})
+
+if(TARGET ipm_ZmqSender)
+  set(_zmq ipm_ZmqSender ipm_ZmqReceiver ipm_ZmqPublisher ipm_ZmqSubscriber)
+  ipm_add_conformance(zmq_tcp SENDER ZmqSender RECEIVER ZmqReceiver
+                      ENDPOINT tcp://127.0.0.1:* DEPENDS ${_zmq})
+  ipm_add_conformance(zmq_ipc SENDER ZmqSender RECEIVER ZmqReceiver
+                      ENDPOINT ipc://${_ipm_conf_dir}/zmq-sr DEPENDS ${_zmq})
+  # inproc:// does not cross processes: the limits op says so once
+  # connected, and the suite runs the peers as threads.
+  ipm_add_conformance(zmq_inproc SENDER ZmqSender RECEIVER ZmqReceiver
+                      ENDPOINT inproc://conf-sr DEPENDS ${_zmq})
+  ipm_add_conformance(zmq_pubsub_tcp SENDER ZmqPublisher RECEIVER ZmqSubscriber
+                      ENDPOINT tcp://127.0.0.1:* DEPENDS ${_zmq})
+  ipm_add_conformance(zmq_pubsub_ipc SENDER ZmqPublisher RECEIVER ZmqSubscriber
+                      ENDPOINT ipc://${_ipm_conf_dir}/zmq-ps DEPENDS ${_zmq})
+endif()
+
+if(TARGET ipm_ShmSender)
+  set(_shm ipm_ShmSender ipm_ShmReceiver ipm_ShmPublisher ipm_ShmSubscriber)
+  ipm_add_conformance(shm SENDER ShmSender RECEIVER ShmReceiver
+                      ENDPOINT shm://ipm-conf-${_ipm_conf_tag}-sr DEPENDS ${_shm})
+  ipm_add_conformance(shm_pubsub SENDER ShmPublisher RECEIVER ShmSubscriber
+                      ENDPOINT shm://ipm-conf-${_ipm_conf_tag}-ps DEPENDS ${_shm})
+endif()
+
+# The example third-party plugin (examples/third_party_plugin), built here
+# from its sources into a directory of its own, found through
+# IPM_PLUGIN_PATH as any third-party plugin is. (tests/sdk/install_test.sh
+# builds it against an installed SDK instead.)
+set(_uds_src ${PROJECT_SOURCE_DIR}/examples/third_party_plugin)
+set(_uds_dir ${PROJECT_BINARY_DIR}/conformance_plugins)
+foreach(role Sender Receiver)
+  string(TOLOWER ${role} file)
+  ipm_add_plugin(Uds${role} SOURCES ${_uds_src}/uds_${file}.c ${_uds_src}/uds_address.c
+                 OUTPUT_DIRECTORY ${_uds_dir})
+  target_compile_definitions(ipm_Uds${role} PRIVATE UDS_PLUGIN_VERSION="1.0.0")
+endforeach()
+ipm_add_conformance(uds SENDER UdsSender RECEIVER UdsReceiver
+                    ENDPOINT uds://${_ipm_conf_dir}/uds.sock
+                    DEPENDS ipm_UdsSender ipm_UdsReceiver
+                    ENVIRONMENT IPM_PLUGIN_PATH=${_uds_dir})
+
+# The same example built against ipm 1.0.0's headers (tests/sdk.cmake): an
+# ABI 1.0 plugin states no limits, so its size checks stop at 100 KiB (below
+# a UNIX datagram's limit) and the one-past check is n/a.
+ipm_add_conformance(uds_abi_1_0 SENDER UdsSender RECEIVER UdsReceiver
+                    ENDPOINT uds://${_ipm_conf_dir}/uds10.sock ARGS --unstated-max 100Ki
+                    DEPENDS abi10_UdsSender abi10_UdsReceiver
+                    ENVIRONMENT IPM_PLUGIN_PATH=${IPM_ABI_1_0_PLUGIN_DIR})
