@@ -119,7 +119,8 @@ _Static_assert(IPM_PLUGIN_SIZE_1_0 == 7 * sizeof(void *),
 _Static_assert(IPM_PLUGIN_OPS_SIZE_1_0 == 11 * sizeof(void *),
                "the 1.0 ops size changed: it never may");
 _Static_assert(IPM_FEATURE_CROSS_PROCESS == 1 && IPM_FEATURE_CROSS_HOST == 2 &&
-                   IPM_FEATURE_FAN_IN == 4 && IPM_FEATURE_MULTI_PUBLISHER == 8,
+                   IPM_FEATURE_FAN_IN == 4 && IPM_FEATURE_MULTI_PUBLISHER == 8 &&
+                   IPM_FEATURE_DROP_COUNT == 16,
                "feature bits changed");
 _Static_assert(IPM_ROLE_SENDER == 1 && IPM_ROLE_RECEIVER == 2 && IPM_ROLE_SUBSCRIBER == 3,
                "role values changed");

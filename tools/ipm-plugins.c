@@ -300,7 +300,8 @@ static const struct {
 } feature_names[] = {{IPM_FEATURE_CROSS_PROCESS, "cross-process"},
                      {IPM_FEATURE_CROSS_HOST, "cross-host"},
                      {IPM_FEATURE_FAN_IN, "fan-in"},
-                     {IPM_FEATURE_MULTI_PUBLISHER, "many-publishers"}};
+                     {IPM_FEATURE_MULTI_PUBLISHER, "many-publishers"},
+                     {IPM_FEATURE_DROP_COUNT, "exact-drop-count"}};
 #define NFEATURES (sizeof feature_names / sizeof feature_names[0])
 
 /* What the descriptor states: limits (defaults if none) and settings. */

@@ -119,7 +119,12 @@ typedef struct ipm_stats {
 #define IPM_FEATURE_CROSS_HOST (1u << 1)      /* peers may be on other hosts       */
 #define IPM_FEATURE_FAN_IN (1u << 2)          /* a receiver takes many senders at once */
 #define IPM_FEATURE_MULTI_PUBLISHER (1u << 3) /* a subscriber takes many publishers */
-#define IPM_LIMIT_NONE UINT64_MAX             /* no limit of the transport's own */
+/* A subscriber's `dropped` counts every message it lost, so that received +
+ * dropped == published for a subscriber of every topic. Transports whose
+ * library drops without telling (a ZeroMQ PUB socket at its high-water
+ * mark) do not state it. */
+#define IPM_FEATURE_DROP_COUNT (1u << 4)
+#define IPM_LIMIT_NONE UINT64_MAX /* no limit of the transport's own */
 
 typedef struct ipm_limits {
     uint64_t max_message_size; /* largest size ipm_send accepts; larger: IPM_ETOOBIG */

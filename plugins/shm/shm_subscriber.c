@@ -415,7 +415,7 @@ static const char *const sub_keys[] = {
     "connection_string", "connection_strings", "buffer_size", "max_message_size",
     "spin_us",           "permissions",        NULL};
 
-static const ipm_limits sub_stated = IPM_SHM_LIMITS(IPM_FEATURE_MULTI_PUBLISHER);
+static const ipm_limits sub_stated = IPM_SHM_LIMITS(IPM_FEATURE_MULTI_PUBLISHER | IPM_FEATURE_DROP_COUNT);
 
 static const ipm_plugin sub_desc = {
     IPM_PLUGIN_HEADER_INIT,

@@ -102,6 +102,16 @@ static int stream_pubsub(conf_ctx *c, conf_peer *peer, ipm_receiver *rx, uint64_
                          peer->line[0] ? peer->line : "no report");
     ipm_receiver_stats(rx, &s1);
     uint64_t dropped = s1.dropped - s0.dropped;
+    ipm_limits lim;
+    conf_limits_stated(c, &lim);
+    if (done && received + dropped != n && !(lim.features & IPM_FEATURE_DROP_COUNT))
+        /* A declared limit, printed: the transport cannot count its drops. */
+        return conf_note(c,
+                         "%llu published, %llu received in order, %llu lost uncounted "
+                         "(%s does not state IPM_FEATURE_DROP_COUNT)",
+                         (unsigned long long)n, (unsigned long long)received,
+                         (unsigned long long)(n - received - dropped),
+                         c->o->receiver_type);
     if (done && received + dropped != n)
         return conf_fail(c,
                          "published %llu, received %llu, dropped (counted) %llu: %llu "

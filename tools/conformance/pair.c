@@ -219,13 +219,14 @@ const char *conf_size_text(uint64_t v, char *buf, size_t cap)
 static void print_one(const char *who, const ipm_limits *l)
 {
     char a[96], b[96];
-    printf("#   %-8s max_message_size %s, max_metadata_size %s, features:%s%s%s%s%s\n",
+    printf("#   %-8s max_message_size %s, max_metadata_size %s, features:%s%s%s%s%s%s\n",
            who, conf_size_text(l->max_message_size, a, sizeof a),
            conf_size_text(l->max_metadata_size, b, sizeof b),
            l->features & IPM_FEATURE_CROSS_PROCESS ? " cross-process" : "",
            l->features & IPM_FEATURE_CROSS_HOST ? " cross-host" : "",
            l->features & IPM_FEATURE_FAN_IN ? " fan-in" : "",
            l->features & IPM_FEATURE_MULTI_PUBLISHER ? " multi-publisher" : "",
+           l->features & IPM_FEATURE_DROP_COUNT ? " drop-count" : "",
            l->features ? "" : " (none)");
 }
 
