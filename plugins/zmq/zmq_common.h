@@ -159,6 +159,14 @@ ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char 
  * into the ZeroMQ message held by msg->opaque_[0] until release. */
 ipm_status ipm__zmq_receive(void *state, ipm_message *msg, int timeout_ms);
 
+/* Loan ops of the two sending types: a loaned buffer is handed to ZeroMQ as
+ * the data frame without a copy (zmq_msg_init_data), so a fragment of tens
+ * of MiB is never copied by ipm; ZeroMQ frees it once sent. */
+ipm_status ipm__zmq_loan(void *state, size_t size, int timeout_ms, void **buf);
+ipm_status ipm__zmq_send_loan(void *state, void *buf, size_t size, const char *metadata,
+                              size_t metadata_size, int timeout_ms);
+void ipm__zmq_loan_return(void *state, void *buf);
+
 /* What every Zmq type states in its descriptor: no size or metadata limit
  * of its own; crosses processes and hosts; fan-in and many publishers. */
 extern const ipm_limits ipm__zmq_limits;

@@ -30,6 +30,9 @@ static const ipm_plugin_ops publisher_ops = {
     .destroy = ipm__zmq_destroy,
     .send = ipm__zmq_send,
     .limits = ipm__zmq_limits_op,
+    .loan = ipm__zmq_loan,
+    .send_loan = ipm__zmq_send_loan,
+    .loan_return = ipm__zmq_loan_return,
 };
 
 static const char *const publisher_keys[] = {

@@ -118,8 +118,44 @@ static int budget_ms(int timeout_ms, int64_t deadline)
  * up to ZMQ_SNDTIMEO, ZMQ_DONTWAIT does not). 1: sent; 0: not taken, with
  * nothing delivered (no room, a signal, or the rollback described below);
  * -1: a ZeroMQ error, set as IPM_ESYS. */
+/* A loaned buffer (API.md section 7): this header, then the bytes lent,
+ * 64-byte aligned, in one allocation. ipm_send_loan hands the bytes to
+ * ZeroMQ as the data frame without a copy (zmq_msg_init_data); ZeroMQ calls
+ * loan_free, possibly on its I/O thread, once it has sent them. `given` says
+ * whether that call is to free them: a frame that ZeroMQ did not take is
+ * closed with given false, and the buffer stays on loan. */
+typedef struct zmq_loan {
+    bool given;
+    unsigned char pad_[63];
+} zmq_loan;
+_Static_assert(sizeof(zmq_loan) == 64, "a loan's bytes start 64-byte aligned");
+
+static void loan_free(void *data, void *hint)
+{
+    (void)data;
+    zmq_loan *h = hint;
+    if (h->given) free(h);
+}
+
+/* The data frame: a copy of data, or the loaned buffer itself. */
+static int send_data(ipm_zmq *z, const void *data, size_t size, zmq_loan *loan)
+{
+    if (!loan) return zmq_send(z->sock, data, size, ZMQ_DONTWAIT);
+    zmq_msg_t m;
+    loan->given = true;
+    zmq_msg_init_data(&m, loan + 1, size, loan_free, loan);
+    int rc = zmq_msg_send(&m, z->sock, ZMQ_DONTWAIT);
+    if (rc < 0) {
+        int err = errno;
+        loan->given = false; /* ZeroMQ did not take it: still the caller's */
+        zmq_msg_close(&m);
+        errno = err;
+    }
+    return rc;
+}
+
 static int send_once(ipm_zmq *z, const void *data, size_t size, const char *metadata,
-                     size_t metadata_size, int meta_flags)
+                     size_t metadata_size, int meta_flags, zmq_loan *loan)
 {
     if (zmq_send(z->sock, metadata, metadata_size, ZMQ_SNDMORE | meta_flags) >= 0) {
         /* The metadata frame committed the message to one peer's pipe,
@@ -129,7 +165,7 @@ static int send_once(ipm_zmq *z, const void *data, size_t size, const char *meta
          * with DONTWAIT), nothing was delivered, and the caller starts over
          * so that another or a reconnected peer can take it. */
         for (;;) {
-            if (zmq_send(z->sock, data, size, ZMQ_DONTWAIT) >= 0) return 1;
+            if (send_data(z, data, size, loan) >= 0) return 1;
             if (errno != EINTR) break;
         }
     }
@@ -139,10 +175,11 @@ static int send_once(ipm_zmq *z, const void *data, size_t size, const char *meta
     return -1;
 }
 
-ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char *metadata,
-                         size_t metadata_size, int timeout_ms)
+/* The send op and the loan send: data is a copy's source, or loan's bytes. */
+static ipm_status send_message(ipm_zmq *z, const void *data, size_t size,
+                               const char *metadata, size_t metadata_size, int timeout_ms,
+                               zmq_loan *loan)
 {
-    ipm_zmq *z = state;
     static const char empty[1] = "";
     if (data == NULL)
         data = empty; /* size is 0: ZeroMQ copies nothing, but wants a pointer */
@@ -150,7 +187,7 @@ ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char 
     /* Fast path: a peer with room takes the message at once, with no clock
      * read and no timeout option; only a message that must wait pays for
      * the deadline below. */
-    int sent = send_once(z, data, size, metadata, metadata_size, ZMQ_DONTWAIT);
+    int sent = send_once(z, data, size, metadata, metadata_size, ZMQ_DONTWAIT, loan);
     if (sent != 0) return sent > 0 ? IPM_OK : IPM_ESYS;
 
     int64_t deadline = ipm_deadline_ns(timeout_ms);
@@ -163,7 +200,7 @@ ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char 
             if (st != IPM_OK) return st;
         }
         sent = send_once(z, data, size, metadata, metadata_size,
-                         wait == 0 ? ZMQ_DONTWAIT : 0);
+                         wait == 0 ? ZMQ_DONTWAIT : 0, loan);
         if (sent != 0) return sent > 0 ? IPM_OK : IPM_ESYS;
         if (wait == 0) break;
     }
@@ -172,6 +209,40 @@ ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char 
         "%s: no peer of '%s' took the message within %d ms (none connected, "
         "or all at their high-water mark); nothing was sent",
         z->plugin, z->endpoint, timeout_ms);
+}
+
+ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char *metadata,
+                         size_t metadata_size, int timeout_ms)
+{
+    return send_message(state, data, size, metadata, metadata_size, timeout_ms, NULL);
+}
+
+ipm_status ipm__zmq_loan(void *state, size_t size, int timeout_ms, void **buf)
+{
+    (void)timeout_ms; /* room is waited for by the send, as for a copy */
+    const ipm_zmq *z = state;
+    size_t bytes = sizeof(zmq_loan) + ((size + 63) & ~(size_t)63);
+    if (size > SIZE_MAX - 2 * sizeof(zmq_loan)) bytes = 0;
+    zmq_loan *h = bytes ? aligned_alloc(sizeof(zmq_loan), bytes) : NULL;
+    if (!h)
+        return ipm_set_error(IPM_ENOMEM, "%s: cannot allocate a %zu-byte loan", z->plugin,
+                             size);
+    h->given = false;
+    *buf = h + 1;
+    return IPM_OK;
+}
+
+ipm_status ipm__zmq_send_loan(void *state, void *buf, size_t size, const char *metadata,
+                              size_t metadata_size, int timeout_ms)
+{
+    return send_message(state, buf, size, metadata, metadata_size, timeout_ms,
+                        (zmq_loan *)buf - 1);
+}
+
+void ipm__zmq_loan_return(void *state, void *buf)
+{
+    (void)state;
+    free((zmq_loan *)buf - 1);
 }
 
 /* Receive the first frame, waiting up to timeout_ms. The deadline is ours,
