@@ -186,7 +186,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (int i = 0; i < 8; i++)
                 v |= (uint64_t)byte(&in) << (8 * i);
             if (idx == 255) {
-                if (evil_wake != NULL) atomic_store(&evil_wake->data_waiters, (uint32_t)v);
+                if (evil_wake != NULL)
+                    atomic_store(&evil_wake->data_waiters, (uint32_t)v);
             } else {
                 size_t off = ((size_t)idx * 8) % sizeof(ipm__shm_header);
                 memcpy(evil + off, &v, sizeof v);

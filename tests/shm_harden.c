@@ -62,8 +62,12 @@ static void run_child(int (*fn)(void *), void *arg, const char *what)
     }
     if (st != 0)
         fail_msg("%s: child %s %d", what,
-                 st < 0 ? "timed out" : st > 128 ? "killed by signal" : "failed with",
-                 st < 0 ? 60 : st > 128 ? st - 128 : st);
+                 st < 0     ? "timed out"
+                 : st > 128 ? "killed by signal"
+                            : "failed with",
+                 st < 0     ? 60
+                 : st > 128 ? st - 128
+                            : st);
 }
 
 static bool become_nobody(void)
@@ -90,8 +94,9 @@ static void test_absurd_buffer_size(void **state)
     char name[96];
     ipm_test_unique(name, sizeof name, "absurd");
     ipm_receiver *r;
-    IPM_ASSERT_ERR(shm_t_open_receiver("ShmReceiver", name, "buffer_size=1099511627776", &r),
-                   IPM_ECONFIG, "buffer_size");
+    IPM_ASSERT_ERR(
+        shm_t_open_receiver("ShmReceiver", name, "buffer_size=1099511627776", &r),
+        IPM_ECONFIG, "buffer_size");
     assert_false(shm_t_exists(name, NULL));
 }
 
@@ -103,8 +108,8 @@ static int small_tmpfs_child(void *arg)
     (void)arg;
     if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0) return SKIP;
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("ipm-test", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=1777") !=
-            0)
+        mount("ipm-test", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+              "size=4m,mode=1777") != 0)
         return SKIP;
     ipm_receiver *r, *r2;
     ipm_sender *p;
@@ -122,8 +127,8 @@ static int small_tmpfs_child(void *arg)
                     14);
         CHILD_CHECK(strstr(ipm_last_error(), "memory") != NULL, 15);
     }
-    CHILD_CHECK(shm_t_open_receiver("ShmReceiver", "fits", "buffer_size=2Mi", &r) == IPM_OK,
-                16);
+    CHILD_CHECK(
+        shm_t_open_receiver("ShmReceiver", "fits", "buffer_size=2Mi", &r) == IPM_OK, 16);
     /* 2 MiB + 4 KiB used of 4 MiB: another 2 MiB does not fit any more. */
     CHILD_CHECK(shm_t_open_receiver("ShmReceiver", "full", "buffer_size=2Mi", &r2) ==
                     IPM_ENOMEM,
@@ -273,8 +278,8 @@ static int scribbler(void *p)
     CHILD_CHECK(fd >= 0, 20);
     struct stat st;
     CHILD_CHECK(fstat(fd, &st) == 0, 21);
-    unsigned char *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-                            fd, 0);
+    unsigned char *m =
+        mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     CHILD_CHECK(m != MAP_FAILED, 22);
     ipm__shm_header *h = (ipm__shm_header *)m;
     ipm__shm_wake *w = shmat(h->wake_id, NULL, 0);
@@ -303,7 +308,8 @@ static int victim_subscriber(void *p)
 {
     hostile_arg *a = p;
     ipm_receiver *r;
-    CHILD_CHECK(shm_t_open_receiver("ShmSubscriber", a->name, "topics=", &r) == IPM_OK, 30);
+    CHILD_CHECK(shm_t_open_receiver("ShmSubscriber", a->name, "topics=", &r) == IPM_OK,
+                30);
     for (int i = 0; i < 20000; i++) {
         ipm_message m;
         double t0 = ipm_test_now_ms();
@@ -361,9 +367,8 @@ static int nobody_subscriber(void *p)
     CHILD_CHECK(open(path, O_RDWR) < 0 && errno == EACCES, 3);
     CHILD_CHECK(truncate(path, 0) != 0 && errno == EACCES, 4);
     ipm_receiver *r;
-    CHILD_CHECK(shm_t_open_receiver("ShmSubscriber", a->name, "topics=", &r) ==
-                    IPM_ECONNECT,
-                5);
+    CHILD_CHECK(
+        shm_t_open_receiver("ShmSubscriber", a->name, "topics=", &r) == IPM_ECONNECT, 5);
     CHILD_CHECK(strstr(ipm_last_error(), "uid 0") != NULL, 6);
     CHILD_CHECK(strstr(ipm_last_error(), "allowed_owners") != NULL, 7);
     CHILD_CHECK(shm_t_open_receiver("ShmSubscriber", a->name,
@@ -453,11 +458,11 @@ static void test_truncation(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(truncate(path, st.st_size / 2), 0);
     ipm_receiver *r;
-    IPM_ASSERT_ERR(shm_t_open_receiver("ShmSubscriber", name, "topics=", &r), IPM_ECONNECT,
-                   "corrupt");
+    IPM_ASSERT_ERR(shm_t_open_receiver("ShmSubscriber", name, "topics=", &r),
+                   IPM_ECONNECT, "corrupt");
     assert_int_equal(truncate(path, sizeof(ipm__shm_header) / 2), 0);
-    IPM_ASSERT_ERR(shm_t_open_receiver("ShmSubscriber", name, "topics=", &r), IPM_ECONNECT,
-                   "not an ipm shared-memory segment");
+    IPM_ASSERT_ERR(shm_t_open_receiver("ShmSubscriber", name, "topics=", &r),
+                   IPM_ECONNECT, "not an ipm shared-memory segment");
     /* The publisher itself is the documented exception (owner's uid
      * truncating after attach): it is not written to again here. */
     ipm_sender_destroy(pub);
@@ -509,20 +514,21 @@ static void test_name_squatting(void **state)
     ipm_receiver *r;
     ipm_sender *s;
     const char *why = "belongs to uid 65534";
-    IPM_ASSERT_ERR(shm_t_open_receiver("ShmSubscriber", ring, "topics=", &r), IPM_ECONNECT,
-                   why);
+    IPM_ASSERT_ERR(shm_t_open_receiver("ShmSubscriber", ring, "topics=", &r),
+                   IPM_ECONNECT, why);
     IPM_ASSERT_ERR(shm_t_open_sender("ShmSender", queue, NULL, &s), IPM_ECONNECT, why);
     IPM_ASSERT_ERR(shm_t_open_sender("ShmPublisher", ring, NULL, &s), IPM_ECONNECT, why);
-    IPM_ASSERT_ERR(shm_t_open_receiver("ShmReceiver", queue, NULL, &r), IPM_ECONNECT, why);
+    IPM_ASSERT_ERR(shm_t_open_receiver("ShmReceiver", queue, NULL, &r), IPM_ECONNECT,
+                   why);
     /* The key admits that user on purpose; the sender then attaches. */
     IPM_ASSERT_OK(shm_t_open_sender("ShmSender", queue, "allowed_owners=65534", &s));
     ipm_sender_destroy(s);
     /* The forged ring has no wake area of its owner: still refused. */
     IPM_ASSERT_ERR(shm_t_open_receiver("ShmSubscriber", ring, "allowed_owners=65534", &r),
                    IPM_ECONNECT, "wake area");
-    IPM_ASSERT_ERR(shm_t_open_receiver("ShmSubscriber", ring, "allowed_owners=no-such-user",
-                                       &r),
-                   IPM_ECONFIG, "allowed_owners");
+    IPM_ASSERT_ERR(
+        shm_t_open_receiver("ShmSubscriber", ring, "allowed_owners=no-such-user", &r),
+        IPM_ECONFIG, "allowed_owners");
     /* Refusing never removes the other user's files. */
     assert_true(shm_t_exists(ring, NULL));
     assert_true(shm_t_exists(queue, NULL));

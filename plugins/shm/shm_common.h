@@ -32,9 +32,9 @@
 #define IPM_SHM_MAX_METADATA 255u           /* bytes of topic/metadata, without NUL */
 #define IPM_SHM_NAME_MAX 200                /* NAME of shm://NAME */
 #define IPM_SHM_LIVENESS_NS (100 * 1000 * 1000ll) /* bounded sleeps, owner checks */
-#define IPM_SHM_MAX_BUFFER (1ull << 37)            /* 128 GiB: larger is refused as absurd */
-#define IPM_SHM_MAX_OWNERS 16                      /* entries of allowed_owners */
-#define IPM_SHM_WAKE_MAGIC 0x454B41574D485349ull   /* "ISHMWAKE" in memory order */
+#define IPM_SHM_MAX_BUFFER (1ull << 37) /* 128 GiB: larger is refused as absurd */
+#define IPM_SHM_MAX_OWNERS 16           /* entries of allowed_owners */
+#define IPM_SHM_WAKE_MAGIC 0x454B41574D485349ull /* "ISHMWAKE" in memory order */
 
 enum { IPM_SHM_KIND_RING = 1, IPM_SHM_KIND_QUEUE = 2 };
 enum { IPM_SHM_REC_MSG = 1, IPM_SHM_REC_PAD = 2 };

@@ -89,8 +89,8 @@ static const ipm_plugin_ops pub_ops = {
 };
 
 static const char *const pub_keys[] = {
-    "connection_string", "buffer_size",    "max_message_size", "spin_us",
-    "permissions",       "allowed_owners", NULL};
+    "connection_string", "buffer_size", "max_message_size", "spin_us", "permissions",
+    "allowed_owners",    NULL};
 
 static const ipm_plugin pub_desc = {
     IPM_PLUGIN_HEADER_INIT,

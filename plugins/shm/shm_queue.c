@@ -121,7 +121,8 @@ int ipm__shm_queue_read(ipm__shm_seg *s, ipm__shm_queue_reader *r, ipm__shm_pool
             if (hd.type == IPM_SHM_REC_PAD)
                 sane = hd.len == s->cap - off;
             else
-                sane = hd.type == IPM_SHM_REC_MSG && hd.meta_size <= IPM_SHM_MAX_METADATA &&
+                sane = hd.type == IPM_SHM_REC_MSG &&
+                       hd.meta_size <= IPM_SHM_MAX_METADATA &&
                        hd.size <= s->max_message_size &&
                        hd.len == ipm__shm_rec_len(hd.meta_size, hd.size) &&
                        off + hd.len <= s->cap;

@@ -151,8 +151,8 @@ static const ipm_plugin_ops rcv_ops = {
 };
 
 static const char *const rcv_keys[] = {
-    "connection_string", "buffer_size",    "max_message_size", "spin_us",
-    "permissions",       "allowed_owners", NULL};
+    "connection_string", "buffer_size", "max_message_size", "spin_us", "permissions",
+    "allowed_owners",    NULL};
 
 static const ipm_plugin rcv_desc = {
     IPM_PLUGIN_HEADER_INIT,

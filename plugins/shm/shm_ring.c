@@ -198,7 +198,8 @@ int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r,
             if (hd.type == IPM_SHM_REC_PAD)
                 sane = hd.len == cap - off;
             else
-                sane = hd.type == IPM_SHM_REC_MSG && hd.meta_size <= IPM_SHM_MAX_METADATA &&
+                sane = hd.type == IPM_SHM_REC_MSG &&
+                       hd.meta_size <= IPM_SHM_MAX_METADATA &&
                        hd.size <= s->max_message_size &&
                        hd.len == ipm__shm_rec_len(hd.meta_size, hd.size) &&
                        off + hd.len <= cap;

@@ -70,7 +70,8 @@ ipm_status ipm__shm_parse_name(const char *endpoint, const char *type, char *nam
 }
 
 /* allowed_owners: comma-separated user names or numeric uids. */
-static ipm_status parse_owners(const ipm_params *p, const char *type, ipm__shm_config *out)
+static ipm_status parse_owners(const ipm_params *p, const char *type,
+                               ipm__shm_config *out)
 {
     const char *list = ipm_params_get_str(p, "allowed_owners", "");
     char copy[1024];
@@ -82,8 +83,9 @@ static ipm_status parse_owners(const ipm_params *p, const char *type, ipm__shm_c
     for (char *tok = strtok_r(copy, ", \t", &save); tok;
          tok = strtok_r(NULL, ", \t", &save)) {
         if (out->owners.n == IPM_SHM_MAX_OWNERS)
-            return ipm_set_error(IPM_ECONFIG, "%s %s: allowed_owners holds more than %d users",
-                                 type, out->endpoint, IPM_SHM_MAX_OWNERS);
+            return ipm_set_error(IPM_ECONFIG,
+                                 "%s %s: allowed_owners holds more than %d users", type,
+                                 out->endpoint, IPM_SHM_MAX_OWNERS);
         char *end = NULL;
         errno = 0;
         unsigned long v = strtoul(tok, &end, 10);
@@ -459,12 +461,12 @@ static ipm_status check_room(int fd, uint64_t size, const ipm__shm_config *c,
     struct rlimit rl;
     if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         size > (uint64_t)rl.rlim_cur)
-        return ipm_set_error(IPM_ENOMEM,
-                             "%s %s: a %llu-byte segment exceeds this process's file size "
-                             "limit (RLIMIT_FSIZE, ulimit -f) of %llu bytes; lower "
-                             "buffer_size or raise the limit",
-                             type, c->endpoint, (unsigned long long)size,
-                             (unsigned long long)rl.rlim_cur);
+        return ipm_set_error(
+            IPM_ENOMEM,
+            "%s %s: a %llu-byte segment exceeds this process's file size "
+            "limit (RLIMIT_FSIZE, ulimit -f) of %llu bytes; lower "
+            "buffer_size or raise the limit",
+            type, c->endpoint, (unsigned long long)size, (unsigned long long)rl.rlim_cur);
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
     if (pages > 0 && psize > 0 && c->capacity > (uint64_t)pages * (uint64_t)psize)
         return ipm_set_error(IPM_ECONFIG,
@@ -503,8 +505,8 @@ static ipm_status allocate(int fd, uint64_t size, const ipm__shm_config *c,
                              "%s %s: no room for a %llu-byte segment in " SHM_DIR
                              " (posix_fallocate: %s); %llu bytes are free; lower "
                              "buffer_size (now %llu) or free space in " SHM_DIR,
-                             type, c->endpoint, (unsigned long long)size, strerror(e), avail,
-                             (unsigned long long)c->capacity);
+                             type, c->endpoint, (unsigned long long)size, strerror(e),
+                             avail, (unsigned long long)c->capacity);
     return ipm_set_error(IPM_ESYS, "%s %s: cannot allocate a %llu-byte segment: %s", type,
                          c->endpoint, (unsigned long long)size, strerror(e));
 }
@@ -520,7 +522,8 @@ static int wake_mode(unsigned mode)
 static ipm_status wake_create(ipm__shm_header *h, unsigned mode, const char *type,
                               const char *endpoint, ipm__shm_wake **out)
 {
-    int id = shmget(IPC_PRIVATE, IPM_SHM_WAKE_SIZE, IPC_CREAT | IPC_EXCL | wake_mode(mode));
+    int id =
+        shmget(IPC_PRIVATE, IPM_SHM_WAKE_SIZE, IPC_CREAT | IPC_EXCL | wake_mode(mode));
     if (id < 0)
         return ipm_set_error(errno == ENOMEM ? IPM_ENOMEM : IPM_ECONNECT,
                              "%s %s: cannot create the ring's wake area (SysV shared "
@@ -565,13 +568,13 @@ static ipm_status wake_attach(const ipm__shm_header *h, const struct stat *st,
         e = errno;
     }
     if (m == (void *)-1)
-        return ipm_set_error(IPM_ECONNECT,
-                             "%s shm://%s: cannot attach the ring's wake area (SysV shm id "
-                             "%d): %s; is this process in another IPC namespace than the "
-                             "ShmPublisher (pid %d)?",
-                             type, name, id,
-                             e ? strerror(e) : "not made by the ring's owner",
-                             (int)h->owner_pid);
+        return ipm_set_error(
+            IPM_ECONNECT,
+            "%s shm://%s: cannot attach the ring's wake area (SysV shm id "
+            "%d): %s; is this process in another IPC namespace than the "
+            "ShmPublisher (pid %d)?",
+            type, name, id, e ? strerror(e) : "not made by the ring's owner",
+            (int)h->owner_pid);
     *out = m;
     return IPM_OK;
 }
@@ -663,7 +666,8 @@ ipm_status ipm__shm_attach(const char *name, uint32_t kind, const char *type,
      * subscribers of other users and no subscriber can write it. O_NONBLOCK:
      * a FIFO planted under the name must not hang the open. */
     bool writable = kind != IPM_SHM_KIND_RING;
-    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int fd =
+        open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return ipm_set_error(IPM_ETIMEDOUT, "%s shm://%s: no %s has created it (yet)",

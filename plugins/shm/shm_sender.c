@@ -49,9 +49,8 @@ static void detach(sender *s)
 /* Attach and claim the producer role. IPM_ETIMEDOUT: no receiver yet. */
 static ipm_status attach(sender *s)
 {
-    ipm_status st =
-        ipm__shm_attach(s->cfg.name, IPM_SHM_KIND_QUEUE, "ShmSender", &s->cfg.owners,
-                        &s->seg);
+    ipm_status st = ipm__shm_attach(s->cfg.name, IPM_SHM_KIND_QUEUE, "ShmSender",
+                                    &s->cfg.owners, &s->seg);
     if (st != IPM_OK) return st;
     ipm__shm_header *h = s->seg.hdr;
     if (!ipm__shm_claim_take(&h->producer)) {
@@ -201,8 +200,8 @@ static ipm_status snd_send(void *state, const void *data, size_t size,
     if (deadline == -2) deadline = ipm_deadline_ns(timeout_ms);
     if (s->cfg.spin_ns > 0 && timeout_ms != 0) {
         int64_t until = ipm_now_ns() + s->cfg.spin_ns;
-        for (unsigned i = 0; !ipm__shm_queue_has_room(&s->seg, &s->w, len) && !s->w.corrupt;
-             i++) {
+        for (unsigned i = 0;
+             !ipm__shm_queue_has_room(&s->seg, &s->w, len) && !s->w.corrupt; i++) {
             ipm__shm_pause();
             if ((i & 63) == 63 && ipm_now_ns() >= until) break;
         }
@@ -244,8 +243,8 @@ static const ipm_plugin_ops snd_ops = {
 };
 
 static const char *const snd_keys[] = {
-    "connection_string", "buffer_size",    "max_message_size", "spin_us",
-    "permissions",       "allowed_owners", NULL};
+    "connection_string", "buffer_size", "max_message_size", "spin_us", "permissions",
+    "allowed_owners",    NULL};
 
 static const ipm_plugin snd_desc = {
     IPM_PLUGIN_HEADER_INIT,

@@ -127,8 +127,8 @@ static void link_detach(sublink *l)
  * attach to yet. */
 static ipm_status link_attach(sublink *l, const ipm__shm_owners *owners, bool at_start)
 {
-    ipm_status st = ipm__shm_attach(l->name, IPM_SHM_KIND_RING, "ShmSubscriber", owners,
-                                    &l->seg);
+    ipm_status st =
+        ipm__shm_attach(l->name, IPM_SHM_KIND_RING, "ShmSubscriber", owners, &l->seg);
     if (st != IPM_OK) return st;
     l->attached = true;
     l->was_attached = false;
