@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         c.mode = 0600;
         st = ipm__shm_create(&c, kind, "ShmFuzz", &seg);
     } else {
-        st = ipm__shm_attach(name, kind, "ShmFuzz", &seg);
+        st = ipm__shm_attach(name, kind, "ShmFuzz", NULL, &seg);
     }
     if (st == IPM_OK) {
         check_segment(&seg);

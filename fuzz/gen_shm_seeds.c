@@ -43,7 +43,7 @@ static unsigned char *segment(uint32_t kind, size_t *size)
     h->max_message_size = 1024;
     h->data_offset = total - cap;
     h->owner_pid = 0; /* the flag byte patches in the fuzzer's own pid */
-    h->slot_count = kind == IPM_SHM_KIND_RING ? IPM_SHM_SLOTS : 0;
+    h->wake_id = -1;  /* no wake area: a fuzzed attach stops at its check */
     *size = total;
     return m;
 }
@@ -59,14 +59,23 @@ static void records(const char *dir, const char *file, unsigned char flags, int 
     memset(area, 0, sizeof area);
     h.capacity = CAP;
     h.max_message_size = 1024;
-    ipm__shm_seg s = {.fd = -1, .hdr = &h, .data = area, .cap = CAP, .max_message_size = 1024};
+    static ipm__shm_wake wake;
+    ipm__shm_seg s = {.fd = -1,
+                      .hdr = &h,
+                      .data = area,
+                      .cap = CAP,
+                      .max_message_size = 1024,
+                      .wake = &wake};
     unsigned char payload[1024];
     for (size_t i = 0; i < sizeof payload; i++)
         payload[i] = (unsigned char)i;
     if (flags & 1) {
         ipm__shm_ring_writer w = {0};
         for (int i = 0; i < count; i++)
-            ipm__shm_ring_write(&s, &w, payload, size, i % 3 ? "topic" : "xdrop", 5);
+            if (ipm__shm_ring_write(&s, &w, payload, size, i % 3 ? "topic" : "xdrop",
+                                    5) != IPM_OK)
+                exit(1);
+        ipm__shm_ring_writer_free(&w);
     } else {
         ipm__shm_queue_writer w = {0};
         for (int i = 0; i < count; i++) {
@@ -76,7 +85,8 @@ static void records(const char *dir, const char *file, unsigned char flags, int 
         }
     }
     unsigned char buf[1 + 24 + CAP];
-    uint64_t words[3] = {atomic_load(&h.head), atomic_load(&h.tail), atomic_load(&h.pubver)};
+    uint64_t words[3] = {atomic_load(&h.head), atomic_load(&h.tail),
+                         atomic_load(&h.pubver)};
     buf[0] = flags;
     memcpy(buf + 1, words, sizeof words);
     memcpy(buf + 25, area, CAP);

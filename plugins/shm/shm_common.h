@@ -26,7 +26,7 @@
 #include <ipm/plugin.h>
 
 #define IPM_SHM_MAGIC 0x00004D48534D5049ull /* "IPMSHM\0\0" in memory order */
-#define IPM_SHM_VERSION 1u                  /* bump on any layout change */
+#define IPM_SHM_VERSION 2u                  /* bump on any layout change */
 #define IPM_SHM_LINE 64                     /* cache line: producer/consumer split */
 #define IPM_SHM_REC_ALIGN 32u               /* records start on 32-byte boundaries */
 #define IPM_SHM_MAX_METADATA 255u           /* bytes of topic/metadata, without NUL */
@@ -38,6 +38,9 @@
     {IPM_SHM_DEFAULT_MAX_MESSAGE, IPM_SHM_MAX_METADATA, IPM_FEATURE_CROSS_PROCESS | (features), 0}
 #define IPM_SHM_NAME_MAX 200                /* NAME of shm://NAME */
 #define IPM_SHM_LIVENESS_NS (100 * 1000 * 1000ll) /* bounded sleeps, owner checks */
+#define IPM_SHM_MAX_BUFFER (1ull << 37) /* 128 GiB: larger is refused as absurd */
+#define IPM_SHM_MAX_OWNERS 16           /* entries of allowed_owners */
+#define IPM_SHM_WAKE_MAGIC 0x454B41574D485349ull /* "ISHMWAKE" in memory order */
 
 enum { IPM_SHM_KIND_RING = 1, IPM_SHM_KIND_QUEUE = 2 };
 enum { IPM_SHM_REC_MSG = 1, IPM_SHM_REC_PAD = 2 };
@@ -56,6 +59,15 @@ typedef struct ipm__shm_claim {
  * The segment header, at offset 0 of the file. Lines are separated so that
  * the writer's hot words, the readers' hot words and the rarely written words
  * never share a cache line.
+ *
+ * Who writes what. A ring file (ShmPublisher) is written by its owner only:
+ * it is never writable by group or others, subscribers map it read-only,
+ * and the publisher never reads back from it anything it depends on (its
+ * positions and record lengths live in private memory, shm_ring.h). The one
+ * word subscribers write, "I am about to sleep", lives in a separate wake
+ * area (ipm__shm_wake) that the publisher only tests and clears. A queue
+ * file (ShmReceiver) is written by both ends; each validates and bounds
+ * whatever it reads from the other (shm_queue.c).
  */
 typedef struct ipm__shm_header {
     /* line 0: written once by the creator before the file gets its name */
@@ -67,8 +79,8 @@ typedef struct ipm__shm_header {
     uint64_t max_message_size; /* largest payload accepted */
     uint64_t data_offset;      /* from the start of the file */
     int32_t owner_pid;         /* creator: the publisher or the receiver */
-    uint32_t reserved0;
-    uint64_t owner_start; /* creator's start time, detects pid reuse */
+    int32_t wake_id;           /* ring: SysV shm id of the wake area; queue: -1 */
+    uint64_t owner_start;      /* creator's start time, detects pid reuse */
 
     /* line 1: owner status, written at most twice */
     _Atomic uint32_t closed; /* 1: the owner left (cleanly or replaced) */
@@ -82,10 +94,10 @@ typedef struct ipm__shm_header {
     _Atomic uint32_t data_word; /* futex: bumped when a reader sleeps */
     unsigned char pad2_[IPM_SHM_LINE - 28];
 
-    /* line 3: 1 when a reader sleeps (or is about to) on data_word. The
-     * writer exchanges it back to 0 and wakes everyone, so a burst of
-     * messages costs one FUTEX_WAKE, and a reader that crashed asleep costs
-     * at most one. */
+    /* line 3 (queue only; a ring's is in its wake area): 1 when a reader
+     * sleeps (or is about to) on data_word. The writer exchanges it back to
+     * 0 and wakes everyone, so a burst of messages costs one FUTEX_WAKE, and
+     * a reader that crashed asleep costs at most one. */
     _Atomic uint32_t data_waiters;
     unsigned char pad3_[IPM_SHM_LINE - 4];
 
@@ -103,6 +115,25 @@ typedef struct ipm__shm_header {
     ipm__shm_claim producer;
 } ipm__shm_header;
 
+/*
+ * The wake area of a ring: a SysV shared-memory segment of one page, made by
+ * the publisher (IPC_PRIVATE, marked for removal at once, so the kernel frees
+ * it with the last process detaching, crash or not) and named by wake_id in
+ * the ring header. Unlike a file it cannot be truncated by those who may
+ * write it: subscribers, including read-only ones of a 0644 ring, may
+ * write it, so whatever they write costs the publisher at most a FUTEX_WAKE
+ * per message, never a hang or a SIGBUS.
+ */
+typedef struct ipm__shm_wake {
+    uint64_t magic;    /* IPM_SHM_WAKE_MAGIC, written by the creator */
+    int32_t owner_pid; /* the publisher */
+    uint32_t reserved;
+    unsigned char pad0_[IPM_SHM_LINE - 16];
+    _Atomic uint32_t data_waiters; /* as the queue's, for the ring */
+    unsigned char pad1_[IPM_SHM_LINE - 4];
+} ipm__shm_wake;
+#define IPM_SHM_WAKE_SIZE 4096u
+
 /* Every record in the data area starts with this, 32-byte aligned. A record
  * is never split at the end of the area: a PAD record fills the rest. */
 typedef struct ipm__shm_rec {
@@ -114,6 +145,13 @@ typedef struct ipm__shm_rec {
 } ipm__shm_rec;
 /* then metadata, its NUL, then the payload */
 
+/* Users whose segments an attaching process accepts besides its own
+ * effective uid (key allowed_owners). */
+typedef struct ipm__shm_owners {
+    int n;
+    uid_t uid[IPM_SHM_MAX_OWNERS];
+} ipm__shm_owners;
+
 /* Settings from the connection parameters. */
 typedef struct ipm__shm_config {
     char name[IPM_SHM_NAME_MAX + 1];
@@ -122,6 +160,7 @@ typedef struct ipm__shm_config {
     uint64_t max_message_size; /* payload limit */
     int64_t spin_ns;           /* spin_us in ns */
     unsigned mode;             /* permissions for creators */
+    ipm__shm_owners owners;    /* allowed_owners, for attachers */
 } ipm__shm_config;
 
 /* A mapped segment, private to one process. */
@@ -132,6 +171,7 @@ typedef struct ipm__shm_seg {
     unsigned char *data;
     uint64_t cap;
     uint64_t max_message_size;
+    ipm__shm_wake *wake; /* ring: the wake area (attached); queue: NULL */
     dev_t dev;
     ino_t ino;
     bool owner; /* this process created it */
@@ -142,8 +182,9 @@ typedef struct ipm__shm_seg {
 
 /* Parse connection_string (or, when allow_list, the first of
  * connection_strings; the caller handles the rest with ipm__shm_parse_name),
- * buffer_size, max_message_size, spin_us, permissions. type names the plugin
- * in messages. IPM_ECONFIG / IPM_ECONNECT with the key or endpoint named. */
+ * buffer_size, max_message_size, spin_us, permissions, allowed_owners. type
+ * names the plugin in messages. IPM_ECONFIG / IPM_ECONNECT with the key or
+ * endpoint named. */
 ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type,
                                  const char *endpoint, ipm__shm_config *out);
 
@@ -165,22 +206,28 @@ uint64_t ipm__shm_segment_size(uint32_t kind, uint64_t capacity);
 /*
  * Create segment NAME as owner (publisher or receiver), kind as given.
  * The file is built unnamed (O_TMPFILE) and linked to /dev/shm/NAME only when
- * complete, so nobody ever attaches to a half-built segment. An existing
- * segment whose owner is dead or gone is reclaimed: it is marked closed (its
- * waiters are woken) and replaced. A live owner, a foreign or corrupt file,
- * or another layout version is refused with IPM_ECONNECT and a message.
+ * complete, so nobody ever attaches to a half-built segment. Its blocks are
+ * allocated first (posix_fallocate), after checking the tmpfs's free space
+ * and RLIMIT_FSIZE: a full /dev/shm is IPM_ENOMEM now, never a SIGBUS later.
+ * An existing segment of ours whose owner is dead or gone is reclaimed: it
+ * is marked closed (its waiters are woken) and replaced. A live owner,
+ * another user's file, a foreign or corrupt file, or another layout version
+ * is refused with IPM_ECONNECT and a message.
  */
 ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *type,
                            ipm__shm_seg *out);
 
 /*
- * Attach to /dev/shm/NAME as a non-owner. Returns IPM_OK, IPM_ETIMEDOUT
- * when there is no such file or it belongs to a dead/closed owner (nothing to
- * attach to yet: a message is set but callers usually wait and retry), or
- * IPM_ECONNECT for a foreign, corrupt, wrong-version or wrong-kind file.
+ * Attach to /dev/shm/NAME as a non-owner: a ring read-only (and its wake
+ * area), a queue read-write. The file must belong to this process's
+ * effective uid or to one in allowed (NULL: none). Returns IPM_OK,
+ * IPM_ETIMEDOUT when there is no such file or it belongs to a dead/closed
+ * owner (nothing to attach to yet: a message is set but callers usually
+ * wait and retry), or IPM_ECONNECT for another user's, a foreign, corrupt,
+ * wrong-version or wrong-kind file.
  */
 ipm_status ipm__shm_attach(const char *name, uint32_t kind, const char *type,
-                           ipm__shm_seg *out);
+                           const ipm__shm_owners *allowed, ipm__shm_seg *out);
 
 /* Unmap and close. An owner first marks the segment closed, wakes every
  * sleeper, and removes the name if it still refers to this segment. */

@@ -3,6 +3,9 @@
  * appends every message to it. Never blocks: a subscriber that falls behind
  * is overtaken and counts what it missed. Owns the segment: on destroy it
  * marks it closed, wakes every subscriber and removes /dev/shm/NAME.
+ * Nothing a subscriber or any other process writes can make it block, spin
+ * or fault: see shm_ring.h (allowed_owners is accepted, and ignored, so
+ * that one INI section can serve both ends).
  */
 #define _GNU_SOURCE
 #include "shm_ring.h"
@@ -65,14 +68,14 @@ static ipm_status pub_send(void *state, const void *data, size_t size,
         return ipm_set_error(
             IPM_ETOOBIG, "ShmPublisher %s: topic of %zu bytes exceeds the limit of %u",
             p->cfg.endpoint, metadata_size, IPM_SHM_MAX_METADATA);
-    ipm__shm_ring_write(&p->seg, &p->w, data, size, metadata, metadata_size);
-    return IPM_OK;
+    return ipm__shm_ring_write(&p->seg, &p->w, data, size, metadata, metadata_size);
 }
 
 static void pub_destroy(void *state)
 {
     publisher *p = state;
     if (p->connected) ipm__shm_detach(&p->seg);
+    ipm__shm_ring_writer_free(&p->w);
     free(p);
 }
 
@@ -93,9 +96,9 @@ static const ipm_plugin_ops pub_ops = {
     .limits = pub_limits,
 };
 
-static const char *const pub_keys[] = {"connection_string", "buffer_size",
-                                       "max_message_size",  "spin_us",
-                                       "permissions",       NULL};
+static const char *const pub_keys[] = {
+    "connection_string", "buffer_size", "max_message_size", "spin_us", "permissions",
+    "allowed_owners",    NULL};
 
 static const ipm_limits pub_stated = IPM_SHM_LIMITS(0);
 

@@ -20,10 +20,24 @@ static unsigned char *at(const ipm__shm_seg *s, uint64_t pos)
     return s->data + (pos & (s->cap - 1));
 }
 
-void ipm__shm_queue_writer_init(const ipm__shm_seg *s, ipm__shm_queue_writer *w)
+/* A consumer position the producer at head can accept. */
+static bool consumed_ok(const ipm__shm_seg *s, uint64_t head, uint64_t consumed)
+{
+    return consumed % IPM_SHM_REC_ALIGN == 0 && head - consumed <= s->cap;
+}
+
+bool ipm__shm_queue_writer_init(const ipm__shm_seg *s, ipm__shm_queue_writer *w)
 {
     w->head = atomic_load_explicit(&s->hdr->head, memory_order_acquire);
     w->consumed = atomic_load_explicit(&s->hdr->consumed, memory_order_acquire);
+    w->corrupt = false;
+    if (w->head % IPM_SHM_REC_ALIGN == 0 && consumed_ok(s, w->head, w->consumed))
+        return true;
+    ipm_set_error(IPM_ECONNECT,
+                  "ShmSender shm://%s: the queue's positions are corrupt (head %llu, "
+                  "consumed %llu); refusing to write into it. Recreate the ShmReceiver",
+                  s->name, (unsigned long long)w->head, (unsigned long long)w->consumed);
+    return false;
 }
 
 /* Bytes from pos that a record of len needs, with the pad to wrap. */
@@ -38,8 +52,13 @@ bool ipm__shm_queue_has_room(const ipm__shm_seg *s, ipm__shm_queue_writer *w,
 {
     uint64_t end = w->head + span(s, w->head, len);
     if (end - w->consumed <= s->cap) return true;
-    w->consumed = atomic_load_explicit(&s->hdr->consumed, memory_order_seq_cst);
-    return end - w->consumed <= s->cap;
+    uint64_t c = atomic_load_explicit(&s->hdr->consumed, memory_order_seq_cst);
+    if (!consumed_ok(s, w->head, c)) {
+        w->corrupt = true;
+        return false;
+    }
+    w->consumed = c;
+    return end - c <= s->cap;
 }
 
 uint64_t ipm__shm_queue_wake_at(const ipm__shm_seg *s, const ipm__shm_queue_writer *w,
@@ -85,6 +104,7 @@ int ipm__shm_queue_read(ipm__shm_seg *s, ipm__shm_queue_reader *r, ipm__shm_pool
                         ipm_message *msg)
 {
     ipm__shm_header *h = s->hdr;
+    r->corrupt = false;
     for (;;) {
         if (r->pos == r->head) {
             r->head = atomic_load_explicit(&h->head, memory_order_acquire);
@@ -101,13 +121,15 @@ int ipm__shm_queue_read(ipm__shm_seg *s, ipm__shm_queue_reader *r, ipm__shm_pool
             if (hd.type == IPM_SHM_REC_PAD)
                 sane = hd.len == s->cap - off;
             else
-                sane = hd.type == IPM_SHM_REC_MSG && hd.meta_size <= IPM_SHM_MAX_METADATA &&
+                sane = hd.type == IPM_SHM_REC_MSG &&
+                       hd.meta_size <= IPM_SHM_MAX_METADATA &&
                        hd.size <= s->max_message_size &&
                        hd.len == ipm__shm_rec_len(hd.meta_size, hd.size) &&
                        off + hd.len <= s->cap;
             sane = sane && hd.len <= r->head - r->pos;
         }
         if (!sane) {
+            r->corrupt = true;
             ipm_set_error(
                 IPM_ESYS,
                 "ShmReceiver shm://%s: corrupt record at position %llu; was the "

@@ -15,17 +15,25 @@
 typedef struct ipm__shm_queue_writer {
     uint64_t head;     /* next write position */
     uint64_t consumed; /* last seen consumer position */
+    bool corrupt;      /* the consumer's position made no sense */
 } ipm__shm_queue_writer;
 
 typedef struct ipm__shm_queue_reader {
     uint64_t pos;  /* next read position */
     uint64_t head; /* last seen producer position */
+    bool corrupt;  /* the last -1 was a corrupt record (not out of memory) */
 } ipm__shm_queue_reader;
 
-/* Continue where the segment's positions are (a new producer). */
-void ipm__shm_queue_writer_init(const ipm__shm_seg *s, ipm__shm_queue_writer *w);
+/* Continue where the segment's positions are (a new producer). False (error
+ * set) if they are not positions a queue can have: misaligned, or head more
+ * than the capacity ahead of consumed, or behind it. */
+bool ipm__shm_queue_writer_init(const ipm__shm_seg *s, ipm__shm_queue_writer *w);
 
-/* True if a record of len bytes (ipm__shm_rec_len) fits now. */
+/* True if a record of len bytes (ipm__shm_rec_len) fits now. The consumer's
+ * position is validated whenever it is read (aligned, not ahead of our head,
+ * not more than the capacity behind it); a bad one leaves the cached one in
+ * place, returns false and sets w->corrupt, so a hostile or broken consumer
+ * can neither make us overwrite unread records nor write outside the area. */
 bool ipm__shm_queue_has_room(const ipm__shm_seg *s, ipm__shm_queue_writer *w,
                              uint64_t len);
 
@@ -42,8 +50,10 @@ void ipm__shm_queue_write(ipm__shm_seg *s, ipm__shm_queue_writer *w, const void 
                           size_t size, const char *meta, size_t meta_size);
 
 /* Take the next message into a pool buffer and fill msg; frees its room
- * and wakes a sleeping producer. 1 = message, 0 = empty, -1 = corrupt or no
- * memory (error set). */
+ * and wakes a sleeping producer. 1 = message, 0 = empty, -1 = corrupt
+ * (r->corrupt set) or no memory (error set). Every loop is bounded: each
+ * step advances at least one record and never past a head that is within
+ * one capacity of our position. */
 int ipm__shm_queue_read(ipm__shm_seg *s, ipm__shm_queue_reader *r, ipm__shm_pool *pool,
                         ipm_message *msg);
 

@@ -2,10 +2,22 @@
  * shm_receiver.c — ShmReceiver: creates the lossless queue shm://NAME (like
  * a bind) and takes messages from it in order. Owns the segment: destroy
  * marks it closed, wakes a waiting sender and removes /dev/shm/NAME.
+ *
+ * A corrupt record (one the single ShmSender cannot have written: something
+ * else wrote the queue, or memory went bad) is IPM_ESYS once, and the queue
+ * is then recreated: closed (the sender is told, as when a receiver
+ * restarts, and re-attaches by itself), removed, and created afresh under
+ * the same name. Why not resynchronise inside the old queue: it is lossless
+ * and in order, and once one record is wrong nothing after it (lengths, the
+ * sender's head) can be trusted, so any guess at the next record boundary
+ * could deliver forged or torn messages as good ones. Recreating loses what
+ * was queued, says so once, and then works again; if it cannot be recreated,
+ * every receive says so (IPM_ESYS) until the receiver is destroyed.
  */
 #define _GNU_SOURCE
 #include "shm_queue.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct receiver {
@@ -14,6 +26,8 @@ typedef struct receiver {
     ipm__shm_queue_reader rd;
     ipm__shm_pool *pool;
     bool connected;
+    bool broken; /* the queue was corrupt and could not be recreated */
+    char broken_msg[1400];
 } receiver;
 
 static ipm_status rcv_create(void **state)
@@ -55,9 +69,33 @@ static const char *rcv_endpoint(const void *state)
 static void rcv_destroy(void *state)
 {
     receiver *r = state;
-    if (r->connected) ipm__shm_detach(&r->seg);
+    if (r->connected) ipm__shm_detach(&r->seg); /* a no-op once broken */
     ipm__shm_pool_unref(r->pool);
     free(r);
+}
+
+/* queue_read returned -1: recreate a corrupt queue (see the top), or pass
+ * an out-of-memory error on. Returns the status for receive. */
+static ipm_status read_failed(receiver *r)
+{
+    if (!r->rd.corrupt) return IPM_ESYS;
+    char what[400];
+    snprintf(what, sizeof what, "%s", ipm_last_error());
+    ipm__shm_detach(&r->seg);
+    r->rd = (ipm__shm_queue_reader){0};
+    ipm_status st = ipm__shm_create(&r->cfg, IPM_SHM_KIND_QUEUE, "ShmReceiver", &r->seg);
+    if (st != IPM_OK) {
+        r->broken = true;
+        snprintf(r->broken_msg, sizeof r->broken_msg,
+                 "ShmReceiver %s: the queue was corrupt (%.400s) and could not be "
+                 "recreated: %.400s; destroy this receiver and create a new one",
+                 r->cfg.endpoint, what, ipm_last_error());
+        return ipm_set_error(IPM_ESYS, "%s", r->broken_msg);
+    }
+    return ipm_set_error(IPM_ESYS,
+                         "%s; the queue was discarded with the messages still in it and "
+                         "recreated (the ShmSender re-attaches by itself)",
+                         what);
 }
 
 static bool spin(const receiver *r, int64_t until)
@@ -72,9 +110,10 @@ static bool spin(const receiver *r, int64_t until)
 static ipm_status rcv_receive(void *state, ipm_message *msg, int timeout_ms)
 {
     receiver *r = state;
+    if (r->broken) return ipm_set_error(IPM_ESYS, "%s", r->broken_msg);
     ipm__shm_header *h = r->seg.hdr;
     int got = ipm__shm_queue_read(&r->seg, &r->rd, r->pool, msg);
-    if (got != 0) return got > 0 ? IPM_OK : IPM_ESYS;
+    if (got != 0) return got > 0 ? IPM_OK : read_failed(r);
 
     int64_t deadline = ipm_deadline_ns(timeout_ms);
     if (r->cfg.spin_ns > 0 && timeout_ms != 0) {
@@ -84,7 +123,7 @@ static ipm_status rcv_receive(void *state, ipm_message *msg, int timeout_ms)
     }
     for (;;) {
         got = ipm__shm_queue_read(&r->seg, &r->rd, r->pool, msg);
-        if (got != 0) return got > 0 ? IPM_OK : IPM_ESYS;
+        if (got != 0) return got > 0 ? IPM_OK : read_failed(r);
         int64_t left = ipm__shm_wait_ns(deadline, -1);
         if (left == 0)
             return ipm_set_error(IPM_ETIMEDOUT, "ShmReceiver %s: no message within %d ms",
@@ -119,9 +158,9 @@ static const ipm_plugin_ops rcv_ops = {
     .limits = rcv_limits,
 };
 
-static const char *const rcv_keys[] = {"connection_string", "buffer_size",
-                                       "max_message_size",  "spin_us",
-                                       "permissions",       NULL};
+static const char *const rcv_keys[] = {
+    "connection_string", "buffer_size", "max_message_size", "spin_us", "permissions",
+    "allowed_owners",    NULL};
 
 static const ipm_limits rcv_stated = IPM_SHM_LIMITS(0);
 

@@ -4,15 +4,42 @@
 #define _GNU_SOURCE
 #include "shm_ring.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* Most records ring_read steps over in one call before it returns 0. */
+#define READ_BUDGET 4096
 
 static ipm__shm_rec *rec_at(const ipm__shm_seg *s, uint64_t pos)
 {
     return (ipm__shm_rec *)(s->data + (pos & (s->cap - 1)));
 }
 
-void ipm__shm_ring_write(ipm__shm_seg *s, ipm__shm_ring_writer *w, const void *data,
-                         size_t size, const char *meta, size_t meta_size)
+void ipm__shm_ring_writer_free(ipm__shm_ring_writer *w)
+{
+    free(w->spans);
+    w->spans = NULL;
+    w->nspans = w->first = w->count = 0;
+}
+
+/* Room for one more span; false if out of memory. */
+static bool spans_reserve(ipm__shm_ring_writer *w)
+{
+    if (w->count < w->nspans) return true;
+    size_t n = w->nspans ? 2 * w->nspans : 1024;
+    uint32_t *v = malloc(n * sizeof *v);
+    if (v == NULL) return false;
+    for (size_t i = 0; i < w->count; i++) /* oldest first, from index 0 */
+        v[i] = w->spans[(w->first + i) & (w->nspans - 1)];
+    free(w->spans);
+    w->spans = v;
+    w->nspans = n;
+    w->first = 0;
+    return true;
+}
+
+ipm_status ipm__shm_ring_write(ipm__shm_seg *s, ipm__shm_ring_writer *w, const void *data,
+                               size_t size, const char *meta, size_t meta_size)
 {
     ipm__shm_header *h = s->hdr;
     const uint64_t cap = s->cap;
@@ -22,15 +49,24 @@ void ipm__shm_ring_write(ipm__shm_seg *s, ipm__shm_ring_writer *w, const void *d
     const uint64_t pad = room < len ? room : 0;
     const uint64_t end = pos + pad + len;
 
+    if (!spans_reserve(w))
+        return ipm_set_error(IPM_ENOMEM,
+                             "ShmPublisher shm://%s: out of memory for the record index",
+                             s->name);
+
     /* Seqlock for attach snapshots of (head, seq): odd while writing. */
     atomic_store_explicit(&h->pubver, 2 * w->seq + 1, memory_order_relaxed);
 
     /* Free the space: every record we are about to overwrite leaves the
-     * intact range first, and readers see tail move before any byte does. */
+     * intact range first, and readers see tail move before any byte does.
+     * The spans are our own: at most count steps, whatever the ring holds. */
     if (end - w->tail > cap) {
         uint64_t t = w->tail;
-        while (end - t > cap)
-            t += rec_at(s, t)->len;
+        while (end - t > cap && w->count > 0) {
+            t += (uint64_t)w->spans[w->first] * IPM_SHM_REC_ALIGN;
+            w->first = (w->first + 1) & (w->nspans - 1);
+            w->count--;
+        }
         w->tail = t;
         atomic_store_explicit(&h->tail, t, memory_order_relaxed);
     }
@@ -52,17 +88,25 @@ void ipm__shm_ring_write(ipm__shm_seg *s, ipm__shm_ring_writer *w, const void *d
     ipm__shm_copy_in(r + meta_size, "", 1);
     ipm__shm_copy_in(r + meta_size + 1, data, size);
 
+    /* pad + len < capacity <= IPM_SHM_MAX_BUFFER: fits 32 bits in units. */
+    w->spans[(w->first + w->count) & (w->nspans - 1)] =
+        (uint32_t)((pad + len) / IPM_SHM_REC_ALIGN);
+    w->count++;
     w->seq++;
     w->head = end;
     /* seq_cst: ordered before the load of data_waiters (Dekker with the
-     * reader, which counts itself as waiting before re-checking head). */
+     * reader, which counts itself as waiting before re-checking head). The
+     * flag is in the wake area, which subscribers write: any value there
+     * costs at most this one FUTEX_WAKE. */
     atomic_store_explicit(&h->head, end, memory_order_seq_cst);
     atomic_store_explicit(&h->pubver, 2 * w->seq, memory_order_release);
-    if (atomic_load_explicit(&h->data_waiters, memory_order_seq_cst) != 0 &&
-        atomic_exchange_explicit(&h->data_waiters, 0, memory_order_seq_cst) != 0) {
+    _Atomic uint32_t *waiters = &s->wake->data_waiters;
+    if (atomic_load_explicit(waiters, memory_order_seq_cst) != 0 &&
+        atomic_exchange_explicit(waiters, 0, memory_order_seq_cst) != 0) {
         atomic_fetch_add_explicit(&h->data_word, 1, memory_order_seq_cst);
         ipm__shm_futex_wake(&h->data_word);
     }
+    return IPM_OK;
 }
 
 void ipm__shm_ring_reader_at_head(const ipm__shm_seg *s, ipm__shm_ring_reader *r)
@@ -80,6 +124,7 @@ void ipm__shm_ring_reader_at_head(const ipm__shm_seg *s, ipm__shm_ring_reader *r
             r->pos = head;
             r->next_seq = v1 / 2;
             r->seq_known = true;
+            r->corrupt = 0;
             return;
         }
     }
@@ -88,6 +133,7 @@ void ipm__shm_ring_reader_at_head(const ipm__shm_seg *s, ipm__shm_ring_reader *r
     r->pos = atomic_load(&h->head);
     r->next_seq = 0;
     r->seq_known = false;
+    r->corrupt = 0;
 }
 
 void ipm__shm_ring_reader_at_start(const ipm__shm_seg *s, ipm__shm_ring_reader *r)
@@ -95,6 +141,7 @@ void ipm__shm_ring_reader_at_start(const ipm__shm_seg *s, ipm__shm_ring_reader *
     r->pos = atomic_load_explicit(&s->hdr->tail, memory_order_acquire);
     r->next_seq = 0;
     r->seq_known = true;
+    r->corrupt = 0;
 }
 
 /* Account for the message numbered seq being next at r->pos. */
@@ -104,6 +151,20 @@ static void account(ipm__shm_ring_reader *r, uint64_t seq, _Atomic uint64_t *dro
         atomic_fetch_add_explicit(dropped, seq - r->next_seq, memory_order_relaxed);
     r->next_seq = seq;
     r->seq_known = true;
+}
+
+/* After a corrupt record: continue at the writer's head, counting what lies
+ * between as dropped when the message numbers allow. */
+static void resync(const ipm__shm_seg *s, ipm__shm_ring_reader *r,
+                   _Atomic uint64_t *dropped)
+{
+    uint64_t want = r->next_seq;
+    bool known = r->seq_known;
+    uint64_t corrupt = r->corrupt + 1;
+    ipm__shm_ring_reader_at_head(s, r);
+    if (known && r->seq_known && r->next_seq > want)
+        atomic_fetch_add_explicit(dropped, r->next_seq - want, memory_order_relaxed);
+    r->corrupt = corrupt;
 }
 
 /* After copying from the record at pos: was it overwritten meanwhile? */
@@ -120,7 +181,7 @@ int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r,
 {
     const ipm__shm_header *h = s->hdr;
     const uint64_t cap = s->cap;
-    for (;;) {
+    for (int step = 0; step < READ_BUDGET; step++) {
         uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
         if (r->pos == head) return 0;
         const uint64_t pos = r->pos;
@@ -137,7 +198,8 @@ int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r,
             if (hd.type == IPM_SHM_REC_PAD)
                 sane = hd.len == cap - off;
             else
-                sane = hd.type == IPM_SHM_REC_MSG && hd.meta_size <= IPM_SHM_MAX_METADATA &&
+                sane = hd.type == IPM_SHM_REC_MSG &&
+                       hd.meta_size <= IPM_SHM_MAX_METADATA &&
                        hd.size <= s->max_message_size &&
                        hd.len == ipm__shm_rec_len(hd.meta_size, hd.size) &&
                        off + hd.len <= cap;
@@ -145,10 +207,12 @@ int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r,
         }
         if (!sane) {
             if (overtaken(h, pos)) goto lapped;
+            resync(s, r, dropped);
             ipm_set_error(
                 IPM_ESYS,
-                "ShmSubscriber shm://%s: corrupt record at position %llu; was the "
-                "segment written by something else?",
+                "ShmSubscriber shm://%s: corrupt record at position %llu (was the "
+                "segment written by something other than its ShmPublisher?); "
+                "skipped to the newest message, the ones in between count as dropped",
                 s->name, (unsigned long long)pos);
             return -1;
         }
@@ -196,4 +260,5 @@ int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r,
          * how many we missed (counted when it is read). */
         r->pos = atomic_load_explicit(&h->tail, memory_order_acquire);
     }
+    return 0; /* budget spent: nothing wanted yet; the caller comes back */
 }

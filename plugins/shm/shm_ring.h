@@ -11,28 +11,47 @@
  * tail: if tail is still at or below the record's position, the copy is
  * intact, otherwise it was overtaken, jumps to tail and counts the messages
  * between (record headers carry their message numbers) as dropped.
+ *
+ * The writer never reads the ring back: others may be able to write it (any
+ * process of the owner's uid), and a record length it read back would steer
+ * its walk to free space (a zero length made it spin for ever). It keeps its
+ * positions and the length of every live record in private memory instead.
+ * Readers trust nothing either: every position and length they read is
+ * checked against the mapping, and every loop is bounded.
  */
 #ifndef IPM_SHM_RING_H
 #define IPM_SHM_RING_H
 
 #include "shm_common.h"
 
-/* The writer's private copy of its positions. */
+/* The writer's private copy of its positions, and a FIFO of the spans
+ * (pad + record, in IPM_SHM_REC_ALIGN units) of the records between tail
+ * and head, oldest first: what the tail walk steps over. It grows (doubling)
+ * to the most records the ring has held at once, at most capacity / 64. */
 typedef struct ipm__shm_ring_writer {
     uint64_t head, tail, seq;
+    uint32_t *spans;
+    size_t nspans; /* allocated entries, a power of two (0 before the first) */
+    size_t first;  /* index of the oldest span */
+    size_t count;  /* live spans */
 } ipm__shm_ring_writer;
+
+/* Free the span FIFO (the positions stay). */
+void ipm__shm_ring_writer_free(ipm__shm_ring_writer *w);
 
 /* Append one message (sizes already checked against the segment); never
  * blocks; makes the wake syscall only if a reader has flagged that it
- * sleeps. */
-void ipm__shm_ring_write(ipm__shm_seg *s, ipm__shm_ring_writer *w, const void *data,
-                         size_t size, const char *meta, size_t meta_size);
+ * sleeps. IPM_ENOMEM (error set, nothing written) if the span FIFO cannot
+ * grow. */
+ipm_status ipm__shm_ring_write(ipm__shm_seg *s, ipm__shm_ring_writer *w, const void *data,
+                               size_t size, const char *meta, size_t meta_size);
 
 /* A reader's position in one ring. */
 typedef struct ipm__shm_ring_reader {
     uint64_t pos;
     uint64_t next_seq; /* message number expected at pos */
     bool seq_known;
+    uint64_t corrupt; /* corrupt records found (each resynchronised) */
 } ipm__shm_ring_reader;
 
 /* Start at the current head: only messages published from now on. */
@@ -48,8 +67,16 @@ typedef bool (*ipm__shm_filter)(const void *arg, const char *meta, size_t meta_s
  * Take the next wanted message, copying it into a pool buffer and filling
  * msg. Messages the filter rejects are skipped (neither received nor
  * dropped); messages overwritten before they were read are added to
- * *dropped. Returns 1 with a message, 0 if nothing (more) is available,
- * -1 on a corrupt ring or no memory (error set).
+ * *dropped. Returns 1 with a message, 0 if nothing (more) is available now
+ * (also after a bounded number of skipped records: call again), -1 on a
+ * corrupt record or no memory (error set).
+ *
+ * A corrupt record is reported once: the reader then resynchronises at the
+ * writer's current head, counting the messages in between as dropped, and
+ * the next call reads on. Pub/sub may lose messages by contract, and the
+ * writer (which never reads the ring) is unaffected, so carrying on with the
+ * loss counted serves the subscriber better than refusing the ring; if the
+ * ring keeps being corrupted, every read says so.
  */
 int ipm__shm_ring_read(const ipm__shm_seg *s, ipm__shm_ring_reader *r,
                        ipm__shm_pool *pool, ipm__shm_filter filter,

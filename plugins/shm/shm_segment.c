@@ -6,23 +6,33 @@
  *
  * Why link an unnamed file instead of shm_open(O_CREAT|O_EXCL): attachers
  * then never see a half-initialised segment, so a bad magic always means a
- * foreign or corrupt file, never "too early". Changes of the name (link,
- * unlink on reclaim, unlink on close) happen under flock() of the existing
- * file so that a reclaiming publisher and a leaving one never remove each
- * other's segment.
+ * foreign or corrupt file, never "too early". linkat() never replaces or
+ * follows an existing name, so it is as exclusive as O_EXCL|O_NOFOLLOW.
+ * Changes of the name (link, unlink on reclaim, unlink on close) happen under
+ * flock() of the existing file so that a reclaiming publisher and a leaving
+ * one never remove each other's segment.
+ *
+ * Trust: a name in /dev/shm can be created by anyone first (the directory
+ * is world-writable), so both attaching and reclaiming check that the file
+ * belongs to us (or, for attachers, to a user of allowed_owners) before
+ * reading a byte of it.
  */
 #define _GNU_SOURCE
 #include "shm_common.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define SHM_DIR "/dev/shm"
@@ -58,6 +68,45 @@ ipm_status ipm__shm_parse_name(const char *endpoint, const char *type, char *nam
     return IPM_OK;
 }
 
+/* allowed_owners: comma-separated user names or numeric uids. */
+static ipm_status parse_owners(const ipm_params *p, const char *type,
+                               ipm__shm_config *out)
+{
+    const char *list = ipm_params_get_str(p, "allowed_owners", "");
+    char copy[1024];
+    if (strlen(list) >= sizeof copy)
+        return ipm_set_error(IPM_ECONFIG, "%s %s: allowed_owners is too long", type,
+                             out->endpoint);
+    snprintf(copy, sizeof copy, "%s", list);
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ", \t", &save); tok;
+         tok = strtok_r(NULL, ", \t", &save)) {
+        if (out->owners.n == IPM_SHM_MAX_OWNERS)
+            return ipm_set_error(IPM_ECONFIG,
+                                 "%s %s: allowed_owners holds more than %d users", type,
+                                 out->endpoint, IPM_SHM_MAX_OWNERS);
+        char *end = NULL;
+        errno = 0;
+        unsigned long v = strtoul(tok, &end, 10);
+        uid_t uid;
+        if (tok[0] >= '0' && tok[0] <= '9' && errno == 0 && *end == '\0' &&
+            v < (unsigned long)(uid_t)-1) {
+            uid = (uid_t)v;
+        } else {
+            struct passwd pw, *res = NULL;
+            char buf[4096];
+            if (getpwnam_r(tok, &pw, buf, sizeof buf, &res) != 0 || res == NULL)
+                return ipm_set_error(IPM_ECONFIG,
+                                     "%s %s: allowed_owners: '%s' is neither a uid nor a "
+                                     "known user name",
+                                     type, out->endpoint, tok);
+            uid = pw.pw_uid;
+        }
+        out->owners.uid[out->owners.n++] = uid;
+    }
+    return IPM_OK;
+}
+
 static uint64_t round_pow2(uint64_t v)
 {
     uint64_t p = 1;
@@ -75,8 +124,8 @@ ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type,
     snprintf(out->endpoint, sizeof out->endpoint, "shm://%s", out->name);
 
     uint64_t buf;
-    st = ipm_params_get_size(p, "buffer_size", DEFAULT_BUFFER_SIZE, 4096, 1ull << 40,
-                             &buf);
+    st = ipm_params_get_size(p, "buffer_size", DEFAULT_BUFFER_SIZE, 4096,
+                             IPM_SHM_MAX_BUFFER, &buf);
     if (st != IPM_OK) return st;
     out->capacity = round_pow2(buf);
 
@@ -116,7 +165,7 @@ ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type,
             "0777 (the owner needs read and write)",
             type, out->endpoint, perm);
     out->mode = (unsigned)mode;
-    return IPM_OK;
+    return parse_owners(p, type, out);
 }
 
 uint64_t ipm__shm_segment_size(uint32_t kind, uint64_t capacity)
@@ -243,10 +292,11 @@ static ipm_status validate(const ipm__shm_header *h, uint64_t size, uint32_t kin
     return IPM_OK;
 }
 
-static ipm_status map_file(int fd, size_t size, bool populate, void **out)
+static ipm_status map_file(int fd, size_t size, bool writable, bool populate, void **out)
 {
     int flags = MAP_SHARED | (populate ? MAP_POPULATE : 0);
-    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, fd, 0);
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    void *m = mmap(NULL, size, prot, flags, fd, 0);
     if (m == MAP_FAILED) {
         *out = NULL;
         return errno == ENOMEM ? IPM_ENOMEM : IPM_ESYS;
@@ -285,13 +335,61 @@ static bool same_file(const char *path, const struct stat *mine)
     return stat(path, &st) == 0 && st.st_dev == mine->st_dev && st.st_ino == mine->st_ino;
 }
 
-/* The name exists: reclaim it if its owner is dead or gone (IPM_OK, the
- * caller retries the link), or refuse. With only (non-NULL), act only if the
- * name still refers to that file. */
+/* "uid N (name)" into buf, for messages. */
+static const char *uid_text(char *buf, size_t cap, uid_t uid)
+{
+    struct passwd pw, *res = NULL;
+    char tmp[1024];
+    if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &res) == 0 && res != NULL)
+        snprintf(buf, cap, "uid %u (%s)", (unsigned)uid, pw.pw_name);
+    else
+        snprintf(buf, cap, "uid %u", (unsigned)uid);
+    return buf;
+}
+
+static bool owner_allowed(uid_t uid, const ipm__shm_owners *allowed)
+{
+    if (uid == geteuid()) return true;
+    for (int i = 0; allowed != NULL && i < allowed->n; i++)
+        if (allowed->uid[i] == uid) return true;
+    return false;
+}
+
+/* Refuse st unless it belongs to us or to an allowed owner. */
+static ipm_status check_owner(const struct stat *st, const ipm__shm_owners *allowed,
+                              const char *type, const char *name, bool creating)
+{
+    if (owner_allowed(st->st_uid, allowed)) return IPM_OK;
+    char who[300], me[300];
+    uid_text(who, sizeof who, st->st_uid);
+    uid_text(me, sizeof me, geteuid());
+    if (creating)
+        return ipm_set_error(IPM_ECONNECT,
+                             "%s shm://%s: " SHM_DIR "/%s already exists and belongs to "
+                             "%s, not to this process (%s); refusing to use or remove "
+                             "it. Choose another name, or have that user remove it",
+                             type, name, name, who, me);
+    return ipm_set_error(IPM_ECONNECT,
+                         "%s shm://%s: " SHM_DIR "/%s belongs to %s, not to this process "
+                         "(%s); refusing to attach (anyone can create a name in " SHM_DIR
+                         " first). If that user's segments are trusted, add "
+                         "allowed_owners=%u",
+                         type, name, name, who, me, (unsigned)st->st_uid);
+}
+
+/* The name exists: reclaim it if it is ours and its owner is dead or gone
+ * (IPM_OK, the caller retries the link), or refuse. With only (non-NULL),
+ * act only if the name still refers to that file. */
 static ipm_status reclaim(const char *path, const ipm__shm_config *c, uint32_t kind,
                           const char *type, const struct stat *only)
 {
-    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISLNK(st.st_mode)) {
+        ipm_status rc = check_owner(&st, NULL, type, c->name, true);
+        if (rc != IPM_OK) return rc;
+    }
+    /* O_NONBLOCK: a FIFO planted under the name must not hang us. */
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return IPM_OK; /* removed meanwhile: retry */
         return ipm_set_error(IPM_ECONNECT,
@@ -301,7 +399,6 @@ static ipm_status reclaim(const char *path, const ipm__shm_config *c, uint32_t k
     }
     ipm_status rc = IPM_OK;
     void *m = NULL;
-    struct stat st;
     if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0) {
         rc = ipm_set_error(IPM_ESYS, "%s %s: cannot lock %s: %s", type, c->endpoint, path,
                            strerror(errno));
@@ -310,11 +407,12 @@ static ipm_status reclaim(const char *path, const ipm__shm_config *c, uint32_t k
     if (!same_file(path, &st)) goto out; /* replaced meanwhile: retry */
     if (only != NULL && (st.st_dev != only->st_dev || st.st_ino != only->st_ino))
         goto out; /* someone else's segment now */
+    if ((rc = check_owner(&st, NULL, type, c->name, true)) != IPM_OK) goto out;
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(ipm__shm_header)) {
         rc = validate(&(ipm__shm_header){0}, (uint64_t)st.st_size, kind, type, c->name);
         goto out;
     }
-    if (map_file(fd, sizeof(ipm__shm_header), false, &m) != IPM_OK) {
+    if (map_file(fd, sizeof(ipm__shm_header), true, false, &m) != IPM_OK) {
         rc = ipm_set_error(IPM_ESYS, "%s %s: cannot map %s: %s", type, c->endpoint, path,
                            strerror(errno));
         goto out;
@@ -347,6 +445,139 @@ out:
     return rc;
 }
 
+/*
+ * Before allocating size bytes for fd: refuse what cannot be had, with the
+ * numbers and the key to lower. RLIMIT_FSIZE is checked first because
+ * growing a file past it raises SIGXFSZ, which kills the process by default;
+ * a size beyond this host's memory is refused as absurd; then the tmpfs's
+ * free space. posix_fallocate (the caller) is the final word: it allocates
+ * every block now, so a /dev/shm that fills up meanwhile is an ENOSPC here
+ * and never a SIGBUS on a later write.
+ */
+static ipm_status check_room(int fd, uint64_t size, const ipm__shm_config *c,
+                             const char *type)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        size > (uint64_t)rl.rlim_cur)
+        return ipm_set_error(
+            IPM_ENOMEM,
+            "%s %s: a %llu-byte segment exceeds this process's file size "
+            "limit (RLIMIT_FSIZE, ulimit -f) of %llu bytes; lower "
+            "buffer_size or raise the limit",
+            type, c->endpoint, (unsigned long long)size, (unsigned long long)rl.rlim_cur);
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psize > 0 && c->capacity > (uint64_t)pages * (uint64_t)psize)
+        return ipm_set_error(IPM_ECONFIG,
+                             "%s %s: buffer_size of %llu bytes (rounded up to a power of "
+                             "two) exceeds this host's memory (%llu bytes); lower "
+                             "buffer_size",
+                             type, c->endpoint, (unsigned long long)c->capacity,
+                             (unsigned long long)pages * (unsigned long long)psize);
+    struct statvfs vfs;
+    if (fstatvfs(fd, &vfs) == 0 && vfs.f_blocks != 0) {
+        uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+        if (size > avail)
+            return ipm_set_error(IPM_ENOMEM,
+                                 "%s %s: a %llu-byte segment does not fit in " SHM_DIR
+                                 ": %llu bytes are free (of %llu); lower buffer_size "
+                                 "(now %llu) or free space in " SHM_DIR,
+                                 type, c->endpoint, (unsigned long long)size,
+                                 (unsigned long long)avail,
+                                 (unsigned long long)vfs.f_blocks * vfs.f_frsize,
+                                 (unsigned long long)c->capacity);
+    }
+    return IPM_OK;
+}
+
+/* Allocate every block of fd (see check_room). */
+static ipm_status allocate(int fd, uint64_t size, const ipm__shm_config *c,
+                           const char *type)
+{
+    int e = posix_fallocate(fd, 0, (off_t)size);
+    if (e == 0) return IPM_OK;
+    struct statvfs vfs;
+    unsigned long long avail = 0;
+    if (fstatvfs(fd, &vfs) == 0) avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+    if (e == ENOSPC || e == EFBIG || e == ENOMEM || e == EDQUOT)
+        return ipm_set_error(IPM_ENOMEM,
+                             "%s %s: no room for a %llu-byte segment in " SHM_DIR
+                             " (posix_fallocate: %s); %llu bytes are free; lower "
+                             "buffer_size (now %llu) or free space in " SHM_DIR,
+                             type, c->endpoint, (unsigned long long)size, strerror(e),
+                             avail, (unsigned long long)c->capacity);
+    return ipm_set_error(IPM_ESYS, "%s %s: cannot allocate a %llu-byte segment: %s", type,
+                         c->endpoint, (unsigned long long)size, strerror(e));
+}
+
+/* SysV mode of a ring's wake area: read-write for every class that may read
+ * the ring, so that read-only subscribers can flag that they sleep. */
+static int wake_mode(unsigned mode)
+{
+    return (int)(0600 | (mode & 044) | ((mode & 044) >> 1));
+}
+
+/* Make the wake area of a ring owned by this process (see ipm__shm_wake). */
+static ipm_status wake_create(ipm__shm_header *h, unsigned mode, const char *type,
+                              const char *endpoint, ipm__shm_wake **out)
+{
+    int id =
+        shmget(IPC_PRIVATE, IPM_SHM_WAKE_SIZE, IPC_CREAT | IPC_EXCL | wake_mode(mode));
+    if (id < 0)
+        return ipm_set_error(errno == ENOMEM ? IPM_ENOMEM : IPM_ECONNECT,
+                             "%s %s: cannot create the ring's wake area (SysV shared "
+                             "memory): %s%s",
+                             type, endpoint, strerror(errno),
+                             errno == ENOSPC ? " (kernel.shmmni reached?)" : "");
+    void *m = shmat(id, NULL, 0);
+    int e = errno;
+    /* Marked for removal at once: it lives while anyone has it attached
+     * (Linux lets others attach it meanwhile), and never outlives them. */
+    shmctl(id, IPC_RMID, NULL);
+    if (m == (void *)-1)
+        return ipm_set_error(IPM_ESYS, "%s %s: cannot attach the ring's wake area: %s",
+                             type, endpoint, strerror(e));
+    ipm__shm_wake *w = m;
+    w->magic = IPM_SHM_WAKE_MAGIC;
+    w->owner_pid = (int32_t)getpid();
+    h->wake_id = id;
+    *out = w;
+    return IPM_OK;
+}
+
+/* Attach the wake area named by a ring header that validated, checking that
+ * it was made by the ring's owner (uid of the file, pid of the header). */
+static ipm_status wake_attach(const ipm__shm_header *h, const struct stat *st,
+                              const char *type, const char *name, ipm__shm_wake **out)
+{
+    struct shmid_ds ds;
+    void *m = (void *)-1;
+    int id = h->wake_id, e = 0;
+    if (id >= 0 && shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_segsz >= IPM_SHM_WAKE_SIZE &&
+        ds.shm_perm.cuid == st->st_uid && ds.shm_cpid == h->owner_pid) {
+        m = shmat(id, NULL, 0);
+        e = errno;
+        if (m != (void *)-1 && (((ipm__shm_wake *)m)->magic != IPM_SHM_WAKE_MAGIC ||
+                                ((ipm__shm_wake *)m)->owner_pid != h->owner_pid)) {
+            shmdt(m);
+            m = (void *)-1;
+            e = 0;
+        }
+    } else {
+        e = errno;
+    }
+    if (m == (void *)-1)
+        return ipm_set_error(
+            IPM_ECONNECT,
+            "%s shm://%s: cannot attach the ring's wake area (SysV shm id "
+            "%d): %s; is this process in another IPC namespace than the "
+            "ShmPublisher (pid %d)?",
+            type, name, id, e ? strerror(e) : "not made by the ring's owner",
+            (int)h->owner_pid);
+    *out = m;
+    return IPM_OK;
+}
+
 ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *type,
                            ipm__shm_seg *out)
 {
@@ -354,19 +585,25 @@ ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *
     make_path(path, sizeof path, c->name);
     uint64_t size = ipm__shm_segment_size(kind, c->capacity);
     void *m = NULL;
+    ipm__shm_wake *wake = NULL;
     ipm_status rc;
+    /* A ring is never writable by others: its readers need only read it. */
+    mode_t mode = (mode_t)(kind == IPM_SHM_KIND_RING ? (c->mode & ~022u) : c->mode);
 
-    int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)c->mode);
+    int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
     if (fd < 0)
         return ipm_set_error(IPM_ECONNECT,
                              "%s %s: cannot create a file in " SHM_DIR ": %s", type,
                              c->endpoint, strerror(errno));
-    if (fchmod(fd, (mode_t)c->mode) != 0 || ftruncate(fd, (off_t)size) != 0) {
-        rc = ipm_set_error(IPM_ECONNECT, "%s %s: cannot size a %llu-byte segment: %s",
-                           type, c->endpoint, (unsigned long long)size, strerror(errno));
+    if (fchmod(fd, mode) != 0) {
+        rc = ipm_set_error(IPM_ECONNECT, "%s %s: cannot set the mode of a segment: %s",
+                           type, c->endpoint, strerror(errno));
         goto fail;
     }
-    rc = map_file(fd, size, true, &m);
+    if ((rc = check_room(fd, size, c, type)) != IPM_OK) goto fail;
+    if ((rc = allocate(fd, size, c, type)) != IPM_OK) goto fail;
+    /* Populating is safe now: every page was allocated and counted. */
+    rc = map_file(fd, size, true, true, &m);
     if (rc != IPM_OK) {
         ipm_set_error(rc, "%s %s: cannot map %llu bytes: %s", type, c->endpoint,
                       (unsigned long long)size, strerror(errno));
@@ -382,7 +619,11 @@ ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *
     h->data_offset = size - c->capacity;
     h->owner_pid = (int32_t)getpid();
     h->owner_start = ipm__shm_self_start();
-    /* Everything else is zero from ftruncate. The link below publishes the
+    h->wake_id = -1;
+    if (kind == IPM_SHM_KIND_RING &&
+        (rc = wake_create(h, c->mode, type, c->endpoint, &wake)) != IPM_OK)
+        goto fail;
+    /* Everything else is zero from fallocate. The link below publishes the
      * file; the kernel orders it after these stores for any opener. */
 
     snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
@@ -405,26 +646,41 @@ ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *
         goto fail;
     }
     fill_seg(out, fd, m, size, &st, c->name, true);
+    out->wake = wake;
     return IPM_OK;
 fail:
+    if (wake != NULL) shmdt(wake);
     if (m != NULL) munmap(m, size);
     close(fd);
     return rc;
 }
 
 ipm_status ipm__shm_attach(const char *name, uint32_t kind, const char *type,
-                           ipm__shm_seg *out)
+                           const ipm__shm_owners *allowed, ipm__shm_seg *out)
 {
     char path[IPM_SHM_NAME_MAX + 16];
     make_path(path, sizeof path, name);
     const char *owner = kind == IPM_SHM_KIND_RING ? "ShmPublisher" : "ShmReceiver";
-    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    /* A ring is only read: map it read-only, so that a 0644 ring serves
+     * subscribers of other users and no subscriber can write it. O_NONBLOCK:
+     * a FIFO planted under the name must not hang the open. */
+    bool writable = kind != IPM_SHM_KIND_RING;
+    int fd =
+        open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return ipm_set_error(IPM_ETIMEDOUT, "%s shm://%s: no %s has created it (yet)",
                                  type, name, owner);
-        return ipm_set_error(IPM_ECONNECT, "%s shm://%s: cannot open %s: %s", type, name,
-                             path, strerror(errno));
+        int e = errno;
+        struct stat lst;
+        if (lstat(path, &lst) == 0 && !S_ISLNK(lst.st_mode) &&
+            check_owner(&lst, allowed, type, name, false) != IPM_OK)
+            return IPM_ECONNECT; /* the owner's name says more than EACCES */
+        return ipm_set_error(IPM_ECONNECT, "%s shm://%s: cannot open %s%s: %s%s", type,
+                             name, path, writable ? " for writing" : "", strerror(e),
+                             e == EACCES ? " (the creator's permissions key decides who "
+                                           "may attach)"
+                                         : "");
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -432,18 +688,26 @@ ipm_status ipm__shm_attach(const char *name, uint32_t kind, const char *type,
         return ipm_set_error(IPM_ESYS, "%s shm://%s: fstat: %s", type, name,
                              strerror(errno));
     }
+    ipm_status rc = check_owner(&st, allowed, type, name, false);
+    if (rc != IPM_OK) {
+        close(fd);
+        return rc;
+    }
+    /* The size is taken once, here, and nothing beyond it is ever touched;
+     * validate() checks that the header agrees with it. */
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(ipm__shm_header)) {
         close(fd);
         return validate(&(ipm__shm_header){0}, (uint64_t)st.st_size, kind, type, name);
     }
     void *m;
-    if (map_file(fd, (size_t)st.st_size, false, &m) != IPM_OK) {
+    if (map_file(fd, (size_t)st.st_size, writable, false, &m) != IPM_OK) {
         int e = errno;
         close(fd);
         return ipm_set_error(IPM_ESYS, "%s shm://%s: cannot map %s: %s", type, name, path,
                              strerror(e));
     }
-    ipm_status rc = validate(m, (uint64_t)st.st_size, kind, type, name);
+    ipm__shm_wake *wake = NULL;
+    rc = validate(m, (uint64_t)st.st_size, kind, type, name);
     if (rc == IPM_OK) {
         ipm__shm_header *h = m;
         if (atomic_load(&h->closed) || !ipm__shm_alive(h->owner_pid, h->owner_start))
@@ -451,6 +715,8 @@ ipm_status ipm__shm_attach(const char *name, uint32_t kind, const char *type,
                                "%s shm://%s: its %s (pid %d) has exited; waiting for a "
                                "new one",
                                type, name, owner, (int)h->owner_pid);
+        else if (kind == IPM_SHM_KIND_RING)
+            rc = wake_attach(h, &st, type, name, &wake);
     }
     if (rc != IPM_OK) {
         munmap(m, (size_t)st.st_size);
@@ -458,6 +724,7 @@ ipm_status ipm__shm_attach(const char *name, uint32_t kind, const char *type,
         return rc;
     }
     fill_seg(out, fd, m, (size_t)st.st_size, &st, name, false);
+    out->wake = wake;
     return IPM_OK;
 }
 
@@ -495,6 +762,7 @@ void ipm__shm_detach(ipm__shm_seg *s)
             flock(s->fd, LOCK_UN);
         }
     }
+    if (s->wake != NULL) shmdt(s->wake);
     munmap(s->hdr, s->size);
     close(s->fd);
     memset(s, 0, sizeof *s);

@@ -49,8 +49,8 @@ static void detach(sender *s)
 /* Attach and claim the producer role. IPM_ETIMEDOUT: no receiver yet. */
 static ipm_status attach(sender *s)
 {
-    ipm_status st =
-        ipm__shm_attach(s->cfg.name, IPM_SHM_KIND_QUEUE, "ShmSender", &s->seg);
+    ipm_status st = ipm__shm_attach(s->cfg.name, IPM_SHM_KIND_QUEUE, "ShmSender",
+                                    &s->cfg.owners, &s->seg);
     if (st != IPM_OK) return st;
     ipm__shm_header *h = s->seg.hdr;
     if (!ipm__shm_claim_take(&h->producer)) {
@@ -63,7 +63,11 @@ static ipm_status attach(sender *s)
     }
     /* A previous sender may have died while flagged as waiting. */
     atomic_store(&h->space_waiters, 0);
-    ipm__shm_queue_writer_init(&s->seg, &s->w);
+    if (!ipm__shm_queue_writer_init(&s->seg, &s->w)) {
+        ipm__shm_claim_drop(&h->producer);
+        ipm__shm_detach(&s->seg);
+        return IPM_ECONNECT; /* error set */
+    }
     s->owner_pid = h->owner_pid;
     s->attached = true;
     s->lost = false;
@@ -120,6 +124,22 @@ static ipm_status lost(sender *s, bool closed)
                          s->cfg.endpoint, pid, closed ? "closed the queue" : "died");
 }
 
+/* The receiver's position made no sense (shm_queue.h): nothing was
+ * written; the sender detaches, and re-attaches to a recreated queue. */
+static ipm_status corrupt(sender *s)
+{
+    uint64_t c = atomic_load(&s->seg.hdr->consumed);
+    detach(s);
+    s->lost = true;
+    ipm__shm_watch_wait(&s->watch_fd, 0);
+    return ipm_set_error(IPM_ESYS,
+                         "ShmSender %s: the queue is corrupt (the receiver's position "
+                         "%llu is not within one queue behind ours, %llu); the message "
+                         "was not sent and the queue was left. Recreate the ShmReceiver",
+                         s->cfg.endpoint, (unsigned long long)c,
+                         (unsigned long long)s->w.head);
+}
+
 static ipm_status timed_out(const sender *s, int timeout_ms, const char *why)
 {
     return ipm_set_error(s->lost ? IPM_ECONNECT : IPM_ETIMEDOUT,
@@ -173,13 +193,15 @@ static ipm_status snd_send(void *state, const void *data, size_t size,
         ipm__shm_queue_write(&s->seg, &s->w, data, size, metadata, metadata_size);
         return IPM_OK;
     }
+    if (s->w.corrupt) return corrupt(s);
 
     /* Full: spin for a while if asked, then sleep in bounded slices,
      * checking that the receiver is still there between them. */
     if (deadline == -2) deadline = ipm_deadline_ns(timeout_ms);
     if (s->cfg.spin_ns > 0 && timeout_ms != 0) {
         int64_t until = ipm_now_ns() + s->cfg.spin_ns;
-        for (unsigned i = 0; !ipm__shm_queue_has_room(&s->seg, &s->w, len); i++) {
+        for (unsigned i = 0;
+             !ipm__shm_queue_has_room(&s->seg, &s->w, len) && !s->w.corrupt; i++) {
             ipm__shm_pause();
             if ((i & 63) == 63 && ipm_now_ns() >= until) break;
         }
@@ -190,6 +212,7 @@ static ipm_status snd_send(void *state, const void *data, size_t size,
             ipm__shm_queue_write(&s->seg, &s->w, data, size, metadata, metadata_size);
             return IPM_OK;
         }
+        if (s->w.corrupt) return corrupt(s);
         if (atomic_load(&h->closed)) return lost(s, true);
         int64_t now = ipm_now_ns();
         if (now >= next_check) {
@@ -227,9 +250,9 @@ static const ipm_plugin_ops snd_ops = {
     .limits = snd_limits,
 };
 
-static const char *const snd_keys[] = {"connection_string", "buffer_size",
-                                       "max_message_size",  "spin_us",
-                                       "permissions",       NULL};
+static const char *const snd_keys[] = {
+    "connection_string", "buffer_size", "max_message_size", "spin_us", "permissions",
+    "allowed_owners",    NULL};
 
 static const ipm_limits snd_stated = IPM_SHM_LIMITS(0);
 

@@ -16,6 +16,10 @@
  * Sleeping happens in the kernel (futex on the ring, futex_waitv for several
  * rings, poll on the watch) in slices of at most 100 ms, after which owner
  * liveness is checked; that bounds how long a crash goes unnoticed.
+ *
+ * Rings are mapped read-only and must belong to our effective uid or to a
+ * user of allowed_owners. A corrupt record is IPM_ESYS once; the link then
+ * resynchronises at the publisher's head (shm_ring.h).
  */
 #define _GNU_SOURCE
 #include "shm_ring.h"
@@ -48,6 +52,7 @@ typedef struct subscriber {
     int rr; /* round robin start */
     char endpoint[IPM_SHM_NAME_MAX + 8];
     int64_t spin_ns;
+    ipm__shm_owners owners; /* allowed_owners */
     topics tp;
     ipm__shm_pool *pool;
     _Atomic uint64_t dropped;
@@ -120,9 +125,10 @@ static void link_detach(sublink *l)
 /* Attach l by name. at_start: read the ring from its first message (a
  * publisher that started after we subscribed). IPM_ETIMEDOUT: nothing to
  * attach to yet. */
-static ipm_status link_attach(sublink *l, bool at_start)
+static ipm_status link_attach(sublink *l, const ipm__shm_owners *owners, bool at_start)
 {
-    ipm_status st = ipm__shm_attach(l->name, IPM_SHM_KIND_RING, "ShmSubscriber", &l->seg);
+    ipm_status st =
+        ipm__shm_attach(l->name, IPM_SHM_KIND_RING, "ShmSubscriber", owners, &l->seg);
     if (st != IPM_OK) return st;
     l->attached = true;
     l->was_attached = false;
@@ -182,7 +188,7 @@ static ipm_status add_link(subscriber *s, const char *endpoint)
     /* Arm the watch before looking, so a publisher created right after the
      * look still wakes us. */
     ipm__shm_watch_wait(&s->watch_fd, 0);
-    st = link_attach(l, false);
+    st = link_attach(l, &s->owners, false);
     if (st != IPM_OK && st != IPM_ETIMEDOUT) {
         free(l);
         return st;
@@ -201,6 +207,8 @@ static ipm_status sub_connect(void *state, const ipm_params *p)
     if (st != IPM_OK) return st;
     ipm__shm_config c;
     st = ipm__shm_parse_config(p, "ShmSubscriber", "shm://x", &c);
+    /* add_link checks each segment's owner against allowed_owners. */
+    if (st == IPM_OK) s->owners = c.owners;
     /* All or nothing, as every family: on a bad endpoint, detach the links
      * this call added (earlier calls' links stay). */
     int before = s->nlinks;
@@ -304,7 +312,7 @@ static bool reattach(subscriber *s)
     for (int i = 0; i < s->nlinks; i++) {
         sublink *l = s->links[i];
         if (l->attached) continue;
-        if (changed || s->need_attach) link_attach(l, true);
+        if (changed || s->need_attach) link_attach(l, &s->owners, true);
         detached |= !l->attached;
     }
     s->need_attach = false;
@@ -331,8 +339,9 @@ static void sleep_once(subscriber *s, int64_t deadline, bool detached)
         if (!l->attached) continue;
         ipm__shm_header *h = l->seg.hdr;
         /* Flag, then read the word, then re-check: pairs with the writer's
-         * head store then flag exchange (see shm_queue.c). */
-        atomic_store(&h->data_waiters, 1);
+         * head store then flag exchange (see shm_queue.c). The flag is in
+         * the wake area: the ring itself is mapped read-only. */
+        atomic_store(&l->seg.wake->data_waiters, 1);
         words[n] = &h->data_word;
         vals[n++] = atomic_load(&h->data_word);
     }
@@ -397,7 +406,6 @@ static ipm_status sub_receive(void *state, ipm_message *msg, int timeout_ms)
     }
 }
 
-
 static const ipm_plugin_ops sub_ops = {
     .struct_size = sizeof(ipm_plugin_ops),
     .create = sub_create,
@@ -412,10 +420,11 @@ static const ipm_plugin_ops sub_ops = {
 };
 
 static const char *const sub_keys[] = {
-    "connection_string", "connection_strings", "buffer_size", "max_message_size",
-    "spin_us",           "permissions",        NULL};
+    "connection_string", "connection_strings", "buffer_size",    "max_message_size",
+    "spin_us",           "permissions",        "allowed_owners", NULL};
 
-static const ipm_limits sub_stated = IPM_SHM_LIMITS(IPM_FEATURE_MULTI_PUBLISHER | IPM_FEATURE_DROP_COUNT);
+static const ipm_limits sub_stated =
+    IPM_SHM_LIMITS(IPM_FEATURE_MULTI_PUBLISHER | IPM_FEATURE_DROP_COUNT);
 
 static const ipm_plugin sub_desc = {
     IPM_PLUGIN_HEADER_INIT,
