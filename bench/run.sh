@@ -157,8 +157,10 @@ zmqv=$(pkg-config --modversion libzmq 2>/dev/null || echo "?")
 mode="median of $rounds round(s)"
 ((quick)) && mode="quick: one short round, rough figures"
 
+# The sizes in bytes, by the one conversion above (bytes), for the tables.
+size_bytes=$(for s in $sizes; do bytes "$s"; done | tr '\n' ' ')
 awk -v md="$md" -v machine="$machine" -v zmqv="$zmqv" -v mode="$mode" \
-    -v transports="$transports" -v sizes="$sizes" -v have_shm="$have_shm" '
+    -v transports="$transports" -v sizes="$size_bytes" -v have_shm="$have_shm" '
 function field(line, key,   m) {
     if (match(line, "\"" key "\":\"[^\"]*\"")) {
         m = substr(line, RSTART + length(key) + 4, RLENGTH - length(key) - 5); return m
@@ -225,13 +227,7 @@ function mdsep(n,   i, s) {
     if (field($0, "lost") + 0 > 0 && field($0, "lossless") == "true") lost[impl " " tr " " b]++
 }
 END {
-    ntr = split(transports, T, " "); nsz = split(sizes, S, " ")
-    for (i = 1; i <= nsz; i++) {
-        s = S[i]; m = 1
-        if (s ~ /[kK]$/) { m = 1024; s = substr(s, 1, length(s) - 1) }
-        else if (s ~ /[mM]$/) { m = 1048576; s = substr(s, 1, length(s) - 1) }
-        B[i] = s * m
-    }
+    ntr = split(transports, T, " "); nsz = split(sizes, B, " ")
     if (have_shm + 0) T[++ntr] = "shm"
     if (md != "") {
         print "Measured with `bench/run.sh` (" mode ") on " machine ", libzmq " zmqv "." > md
