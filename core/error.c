@@ -58,3 +58,11 @@ void ipm__error_prefix(const char *fmt, ...)
     memcpy(last_error + plen, ": ", 2);
     last_error[plen + 2 + old] = '\0';
 }
+
+ipm_status ipm__bad_timeout(const char *fn, int timeout_ms)
+{
+    return ipm_set_error(IPM_EINVAL,
+                         "%s: timeout %d ms is invalid: use a time >= 0 (IPM_NO_BLOCK = "
+                         "0 tries once), or IPM_BLOCK = -1 to wait for ever",
+                         fn, timeout_ms);
+}

@@ -61,6 +61,9 @@ ipm_add_rel_test(rel_soak_long SOURCES rel_soak.c LABELS soak TIMEOUT 7200
 ipm_add_rel_test(rel_regress_core LABELS regression TIMEOUT 120)
 ipm_add_rel_test(rel_regress_log LABELS regression TIMEOUT 60 ENVIRONMENT IPM_LOG=debug)
 ipm_add_rel_test(rel_regress_zmq LABELS regression TIMEOUT 60)
+# Issue 10, the core's part: fork, destroy while waiting, plugin loading
+# without running code, INI files that hang or take quadratic time.
+ipm_add_rel_test(rel_harden_core LABELS regression threads TIMEOUT 300)
 # The shm readers are hidden inside the plugins: compile them in.
 if(TARGET ipm_ShmReceiver)
   file(GLOB _ipm_shm_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/plugins/shm/*.c)
