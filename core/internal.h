@@ -118,6 +118,15 @@ const char *ipm__role_name(uint32_t role);
  * by the plugin's limits op for a connected state (NULL: not connected). */
 void ipm__limits(const ipm_plugin *pl, const void *state, ipm_limits *out);
 
+/* plugin_file.c: before dlopen runs anything of the file at path (a plugin
+ * of type name): resolve it into real (cap bytes) and its identity into *id,
+ * refuse it unless it is a regular file that only root or this process's
+ * user can have written (the file and every directory above it), and
+ * unless its ELF dynamic symbol table exports ipm_plugin_<name>. */
+struct stat;
+ipm_status ipm__plugin_file_check(const char *path, const char *name, char *real,
+                                  size_t cap, struct stat *id);
+
 /* loan.c: return every outstanding loan of s (before its plugin destroy);
  * in a forked child, free only the core's heap buffers and records. */
 void ipm__loans_return_all(ipm_sender *s);

@@ -14,6 +14,14 @@
  *    and destroy returns after it has left.
  *  timeouts below -1 (item 11): blocked for ever on shm, ESYS on zmq.
  *    Want: IPM_EINVAL from the core with a message.
+ *  loading runs code (item 9): dlopen ran a library's constructors before
+ *    its factory was looked for; plugin files writable by anyone were
+ *    loaded; a type loaded from one file and then asked for from another
+ *    silently got the first. Want: the ELF dynamic symbols checked before
+ *    dlopen (the fixture RunsCode's constructor leaves a marker file that
+ *    must never appear), files and directories others can write refused
+ *    with the chmod that fixes it, and the second file named in an error.
+ *    A hostile file (truncated, corrupted headers, a FIFO) is a status.
  *
  * Real transports and processes: ZmqSender over tcp:// to a ZmqReceiver in
  * the parent, and ShmSender to a ShmReceiver.
@@ -23,11 +31,18 @@
 
 #include <ipm/plugin.h>
 
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#define TP_DIR IPM_BINARY_DIR "/test_plugins"
 
 #define FORK_BATCH 500 /* messages before and after the fork */
 
@@ -361,6 +376,271 @@ static void test_bad_timeouts_shm(void **state)
     bad_timeouts("ShmSender", "ShmReceiver");
 }
 
+/* ---------------------------------------------------------------- loader */
+
+static char tmpdir[256];
+
+static void make_tmpdir(void)
+{
+    if (*tmpdir) return;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ipm-harden-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+}
+
+static void write_file(const char *path, const void *data, size_t n, mode_t mode)
+{
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, n), (ssize_t)n);
+    close(fd);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static unsigned char *read_whole(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)len);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return buf;
+}
+
+static void expect_load(const char *what, ipm_status want, const char *needle)
+{
+    const ipm_plugin *d = (const ipm_plugin *)1;
+    ipm_status st = ipm_plugin_load(what, &d);
+    printf("[ loader   ] %s -> %s: %s\n", what, ipm_strerror(st),
+           st == IPM_OK ? "" : ipm_last_error());
+    assert_int_equal(st, want);
+    if (want != IPM_OK) {
+        assert_null(d);
+        if (!strstr(ipm_last_error(), needle))
+            fail_msg("message lacks '%s': %s", needle, ipm_last_error());
+    }
+}
+
+static void test_no_code_runs_before_the_check(void **state)
+{
+    (void)state;
+    make_tmpdir();
+    char marker[300];
+    snprintf(marker, sizeof marker, "%s/marker", tmpdir);
+    unlink(marker);
+    setenv("IPM_TEST_MARKER", marker, 1);
+    /* By path, and by name through the search path. */
+    expect_load(TP_DIR "/libipm_RunsCode.so", IPM_EPLUGIN,
+                "does not export ipm_plugin_RunsCode");
+    assert_int_equal(access(marker, F_OK), -1);
+    setenv("IPM_PLUGIN_PATH", TP_DIR, 1);
+    expect_load("RunsCode", IPM_EPLUGIN, "nothing of it was run");
+    unsetenv("IPM_PLUGIN_PATH");
+    assert_int_equal(access(marker, F_OK), -1);
+    unsetenv("IPM_TEST_MARKER");
+}
+
+static void copy_plugin(const char *type, const char *to, mode_t mode)
+{
+    char from[512];
+    snprintf(from, sizeof from, "%s/libipm_%s.so", TP_DIR, type);
+    size_t n;
+    unsigned char *b = read_whole(from, &n);
+    write_file(to, b, n, mode);
+    free(b);
+}
+
+static void test_writable_plugins_refused(void **state)
+{
+    (void)state;
+    make_tmpdir();
+    char dir[300], file[400];
+    snprintf(dir, sizeof dir, "%s/perm", tmpdir);
+    mkdir(dir, 0755);
+    snprintf(file, sizeof file, "%s/libipm_LoopSender.so", dir);
+    copy_plugin("LoopSender", file, 0666);
+    expect_load(file, IPM_EPLUGIN, "is writable by every user");
+    expect_load(file, IPM_EPLUGIN, "chmod go-w");
+    assert_int_equal(chmod(file, 0664), 0);
+    expect_load(file, IPM_EPLUGIN, "is writable by its group");
+    assert_int_equal(chmod(file, 0755), 0);
+    assert_int_equal(chmod(dir, 0777), 0);
+    expect_load(file, IPM_EPLUGIN, "its directory");
+    /* Sticky, like /tmp: others cannot replace what is ours. */
+    assert_int_equal(chmod(dir, 01777), 0);
+    expect_load(file, IPM_OK, "");
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_null(strstr(ipm_plugin_loaded_path("LoopSender"), TP_DIR));
+
+    /* Another file of the loaded type: by path, and by the search path of
+     * an INI file's plugin_path, which now finds test_plugins' copy first. */
+    expect_load(TP_DIR "/libipm_LoopSender.so", IPM_EPLUGIN,
+                "type LoopSender is already loaded from");
+    expect_load(TP_DIR "/libipm_LoopSender.so", IPM_EPLUGIN,
+                TP_DIR "/libipm_LoopSender.so was not loaded");
+    expect_load(file, IPM_OK, "");         /* the same file again is fine */
+    expect_load("LoopSender", IPM_OK, ""); /* not on the path: the loaded one */
+    char ini[400], text[600];
+    snprintf(ini, sizeof ini, "%s/two.ini", tmpdir);
+    int n = snprintf(text, sizeof text,
+                     "[ipm]\nplugin_path = %s\n\n[tx]\ntype = LoopSender\n"
+                     "connection_string = loop://harden\n",
+                     TP_DIR);
+    write_file(ini, text, (size_t)n, 0644);
+    ipm_config *c = NULL;
+    IPM_ASSERT_OK(ipm_config_load(ini, &c));
+    ipm_sender *s = NULL;
+    IPM_ASSERT_ERR(ipm_config_sender(c, "tx", &s), IPM_EPLUGIN,
+                   "type LoopSender is already loaded from");
+    assert_null(s);
+    ipm_config_free(c);
+}
+
+/* A minimal 32-bit ELF shared object whose dynamic symbol table holds one
+ * defined function, sym: enough for the check, which must then pass it to
+ * dlopen (which refuses the class in a 64-bit process). */
+static size_t make_elf32(unsigned char *out, size_t cap, const char *sym)
+{
+    memset(out, 0, cap);
+    Elf32_Ehdr *e = (Elf32_Ehdr *)out;
+    size_t ph = sizeof *e, str = ph + sizeof(Elf32_Phdr), strsz = 1 + strlen(sym) + 1;
+    size_t syms = (str + strsz + 3) & ~(size_t)3, nsyms = 2;
+    size_t sh = syms + nsyms * sizeof(Elf32_Sym), total = sh + 3 * sizeof(Elf32_Shdr);
+    assert_true(total <= cap);
+    memcpy(e->e_ident, ELFMAG, SELFMAG);
+    e->e_ident[EI_CLASS] = ELFCLASS32;
+    e->e_ident[EI_DATA] = ELFDATA2LSB;
+    e->e_ident[EI_VERSION] = EV_CURRENT;
+    e->e_type = ET_DYN;
+    e->e_machine = EM_386;
+    e->e_version = EV_CURRENT;
+    e->e_phoff = (Elf32_Off)ph;
+    e->e_shoff = (Elf32_Off)sh;
+    e->e_ehsize = sizeof *e;
+    e->e_phentsize = sizeof(Elf32_Phdr);
+    e->e_phnum = 1;
+    e->e_shentsize = sizeof(Elf32_Shdr);
+    e->e_shnum = 3;
+    Elf32_Phdr *p = (Elf32_Phdr *)(out + ph);
+    p->p_type = PT_LOAD;
+    p->p_filesz = p->p_memsz = (Elf32_Word)total;
+    memcpy(out + str + 1, sym, strlen(sym));
+    Elf32_Sym *s = (Elf32_Sym *)(out + syms);
+    s[1].st_name = 1;
+    s[1].st_info = ELF32_ST_INFO(STB_GLOBAL, STT_FUNC);
+    s[1].st_shndx = 1;
+    Elf32_Shdr *h = (Elf32_Shdr *)(out + sh);
+    h[1] = (Elf32_Shdr){.sh_type = SHT_DYNSYM,
+                        .sh_offset = (Elf32_Off)syms,
+                        .sh_size = (Elf32_Word)(nsyms * sizeof(Elf32_Sym)),
+                        .sh_link = 2,
+                        .sh_entsize = sizeof(Elf32_Sym)};
+    h[2] = (Elf32_Shdr){
+        .sh_type = SHT_STRTAB, .sh_offset = (Elf32_Off)str, .sh_size = (Elf32_Word)strsz};
+    return total;
+}
+
+static void test_elf32(void **state)
+{
+    (void)state;
+    make_tmpdir();
+    unsigned char elf[1024];
+    char path[400];
+    snprintf(path, sizeof path, "%s/libipm_ThirtyTwo.so", tmpdir);
+    write_file(path, elf, make_elf32(elf, sizeof elf, "ipm_plugin_ThirtyTwo"), 0644);
+    /* Passes the check (the symbol is there), so dlopen is asked, and it
+     * refuses the class: the loader's check reads ELFCLASS32 correctly. */
+    expect_load(path, IPM_EPLUGIN, "cannot load plugin");
+    snprintf(path, sizeof path, "%s/libipm_ThirtyTwoOther.so", tmpdir);
+    write_file(path, elf, make_elf32(elf, sizeof elf, "ipm_plugin_Elsewhere"), 0644);
+    expect_load(path, IPM_EPLUGIN, "does not export ipm_plugin_ThirtyTwoOther");
+}
+
+/* Hostile files: truncated at every interesting length, and with header
+ * fields overwritten by large and random values. Each must give a status
+ * (ASan checks that no read leaves the buffers); none may reach dlopen,
+ * since no mutant exports ipm_plugin_Mutant. */
+static void test_hostile_elf(void **state)
+{
+    (void)state;
+    make_tmpdir();
+    size_t n;
+    unsigned char *orig = read_whole(TP_DIR "/libipm_LoopReceiver.so", &n);
+    unsigned char *b = malloc(n);
+    assert_non_null(b);
+    char path[400];
+    snprintf(path, sizeof path, "%s/libipm_Mutant.so", tmpdir);
+    size_t cuts[] = {0, 1, 4, 16, 40, 63, 64, 100, 1000, n / 3, n / 2, n - 200, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        write_file(path, orig, cuts[i], 0644);
+        const ipm_plugin *d;
+        assert_int_equal(ipm_plugin_load(path, &d), IPM_EPLUGIN);
+    }
+    /* The real LoopReceiver cut short: refused before dlopen maps it. */
+    char cut[400];
+    snprintf(cut, sizeof cut, "%s/libipm_LoopReceiver.so", tmpdir);
+    write_file(cut, orig, n / 2, 0644);
+    expect_load(cut, IPM_EPLUGIN, "not an ipm plugin");
+    assert_null(ipm_plugin_loaded_path("LoopReceiver"));
+    unlink(cut);
+
+    const Elf64_Ehdr *e = (const Elf64_Ehdr *)orig;
+    uint64_t seed = 0x9e3779b97f4a7c15u;
+    for (int round = 0; round < 400; round++) {
+        memcpy(b, orig, n);
+        for (int k = 0; k < 1 + round % 4; k++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            size_t where;
+            switch ((seed >> 33) % 4) {
+            case 0: /* the ELF header */
+                where = (seed >> 13) % sizeof *e;
+                break;
+            case 1: /* the section headers */
+                where = (size_t)(e->e_shoff + (seed >> 13) % (e->e_shnum * 64u));
+                break;
+            case 2: /* the program headers */
+                where = (size_t)(e->e_phoff + (seed >> 13) % (e->e_phnum * 56u));
+                break;
+            default:
+                where = (seed >> 13) % n;
+            }
+            if (where + 8 > n) continue;
+            uint64_t v = round % 3 == 0 ? UINT64_MAX - (seed & 0xff) : seed;
+            memcpy(b + where, &v, 1 + (seed >> 7) % 8);
+        }
+        write_file(path, b, n, 0644);
+        const ipm_plugin *d = (const ipm_plugin *)1;
+        ipm_status st = ipm_plugin_load(path, &d);
+        if (st != IPM_EPLUGIN)
+            fail_msg("mutant %d -> %s: %s", round, ipm_strerror(st), ipm_last_error());
+        assert_null(d);
+    }
+    free(b);
+    free(orig);
+
+    /* A FIFO under a plugin's name: open would block for a writer. */
+    snprintf(path, sizeof path, "%s/libipm_Fifo.so", tmpdir);
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    double t0 = ipm_test_now_ms();
+    expect_load(path, IPM_EPLUGIN, "not a regular file");
+    assert_true(ipm_test_now_ms() - t0 < 5000);
+    unlink(path);
+}
+
+static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +652,12 @@ int main(void)
         cmocka_unit_test(test_sliced_waits_shm),
         cmocka_unit_test(test_bad_timeouts_zmq),
         cmocka_unit_test(test_bad_timeouts_shm),
+        cmocka_unit_test(test_no_code_runs_before_the_check),
+        cmocka_unit_test(test_writable_plugins_refused),
+        cmocka_unit_test(test_elf32),
+        cmocka_unit_test(test_hostile_elf),
     };
-    return cmocka_run_group_tests_name("rel_harden_core", tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("rel_harden_core", tests, NULL, NULL);
+    if (*tmpdir) nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    return failed;
 }
