@@ -193,5 +193,8 @@ has "does not export ipm_plugin_RunsCode"
 [[ ! -e $tmp/marker ]] || fail "checking runs.ini ran the library's constructor"
 IPM_TEST_MARKER=$tmp/marker run 1 "$tool" show "$tp/libipm_RunsCode.so"
 [[ ! -e $tmp/marker ]] || fail "show ran the library's constructor"
+mkfifo "$tmp/fifo.ini"
+run 1 timeout 20 "$tool" check "$tmp/fifo.ini"
+has "not a regular file"
 
 echo "PASS"
