@@ -29,7 +29,7 @@ struct section {
 struct ipm_config {
     char *path;
     struct section *sections;
-    size_t count;
+    size_t count, cap;
     /* Sections by (lower-case) name, so that adding and finding one does
      * not walk all the others: 30 000 sections load in linear time. */
     struct hsearch_data index;
@@ -143,10 +143,12 @@ static ipm_status add_section(ipm_config *c, const char *name, int line)
             IPM_ECONFIG,
             "%s:%d: section [%s] appears twice (first on line %d); merge them", c->path,
             line, name, prev->line);
-    if (c->count % 64 == 0) { /* grow in steps: no realloc per section */
-        struct section *grown = realloc(c->sections, (c->count + 64) * sizeof *grown);
+    if (c->count == c->cap) { /* doubling: linear time whatever realloc does */
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        struct section *grown = realloc(c->sections, cap * sizeof *grown);
         if (!grown) return ipm_set_error(IPM_ENOMEM, "%s: out of memory", c->path);
         c->sections = grown;
+        c->cap = cap;
     }
     struct section *s = &c->sections[c->count];
     *s = (struct section){.name = strdup(name), .line = line};

@@ -35,7 +35,10 @@ ipm_status ipm_set_error(ipm_status s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt ? fmt : "", ap);
+    if (fmt)
+        vsnprintf(last_error, sizeof last_error, fmt, ap);
+    else
+        last_error[0] = '\0';
     va_end(ap);
     ipm_log(IPM_LOG_DEBUG, "error %s: %s", ipm_strerror(s), last_error);
     return s;

@@ -257,10 +257,12 @@ static void destroy_while_waiting(const char *sender, const char *receiver,
            receiver, timeout_ms, t1 - t0, ipm_strerror(w.st), w.msg);
     assert_int_equal(w.st, IPM_ESTATE);
     assert_non_null(strstr(w.msg, "destroyed while waiting"));
-    /* Destroy returned after the waiter left, and soon: the contract is
-     * about 100 ms; the bound is generous for a loaded machine. */
-    assert_true(w.returned_ms <= t1);
+    /* Both soon: the contract is about 100 ms; the bounds are generous for
+     * a loaded machine. That destroy closed the transport only after the
+     * waiter had left it is what the sanitizer runs check (the waiter's
+     * own clock read comes after it left, so it cannot be compared). */
     assert_true(t1 - t0 < 2000);
+    assert_true(w.returned_ms - t0 < 2000);
     ipm_sender_destroy(p.s);
 }
 
