@@ -126,10 +126,18 @@ void ipm__callback_finish(struct ipm_callback_worker *w)
     worker_free(w);
 }
 
+void ipm__callback_forget(struct ipm_callback_worker *w)
+{
+    /* Its locks may have been held by threads that do not exist here. */
+    free(w);
+}
+
 ipm_status ipm_receiver_set_callback(ipm_receiver *r, ipm_callback fn, void *user)
 {
     if (!r)
         return ipm_set_error(IPM_EINVAL, "ipm_receiver_set_callback: receiver is NULL");
+    if (ipm__forked(&r->owner))
+        return ipm__forked_error(&r->owner, "ipm_receiver_set_callback", r->plugin->name);
     ipm_status st = IPM_OK;
     pthread_mutex_lock(&r->reg_lock);
     struct ipm_callback_worker *old = ipm__callback_detach(r);

@@ -7,13 +7,17 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <iniparser.h>
 #include <libgen.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct section {
     char *name; /* lower case, as iniparser stores it */
@@ -25,7 +29,13 @@ struct section {
 struct ipm_config {
     char *path;
     struct section *sections;
-    size_t count;
+    size_t count, cap;
+    /* Sections by (lower-case) name, so that adding and finding one does
+     * not walk all the others: 30 000 sections load in linear time. */
+    struct hsearch_data index;
+    bool indexed;
+    size_t *connections; /* indexes of the sections other than [ipm] */
+    size_t nconnections;
 };
 
 /* The one [ipm] key of the core; every other is a setting some plugin
@@ -35,39 +45,64 @@ struct ipm_config {
 
 /* ------------------------------------------------ iniparser diagnostics */
 
-/* iniparser reports syntax errors through one process-wide callback; the
- * library must not print, so loads are serialised and the text captured. */
+/* iniparser reports syntax errors through one process-wide callback, once
+ * per error; the library must not print, so loads are serialised and the
+ * first error is kept. Its arguments are taken as they are passed (the
+ * file name, the line number, the line), not parsed back out of the
+ * formatted text, where a line holding "(12)" would read as line 12. */
 static pthread_mutex_t ini_lock = PTHREAD_MUTEX_INITIALIZER;
-static char ini_message[1024];
+
+static struct {
+    bool seen;
+    enum { INI_OTHER, INI_SYNTAX, INI_TOO_LONG } kind;
+    int line;
+    char text[512];    /* the offending line (syntax errors) */
+    char message[512]; /* the formatted text, for any other message */
+} ini_error;
+
+#define INI_SYNTAX_FMT "iniparser: syntax error in %s (%d):"
+#define INI_TOO_LONG_FMT "iniparser: input line too long in %s (%d)"
 
 static int capture(const char *fmt, ...)
 {
-    size_t used = strlen(ini_message);
-    if (used + 1 >= sizeof ini_message) return 0;
+    if (ini_error.seen || !fmt) return 0;
+    ini_error.seen = true;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(ini_message + used, sizeof ini_message - used, fmt, ap);
+    if (strncmp(fmt, INI_SYNTAX_FMT, strlen(INI_SYNTAX_FMT)) == 0) {
+        (void)va_arg(ap, const char *);
+        ini_error.kind = INI_SYNTAX;
+        ini_error.line = va_arg(ap, int);
+        const char *text = va_arg(ap, const char *);
+        snprintf(ini_error.text, sizeof ini_error.text, "%s", text ? text : "");
+    } else if (strncmp(fmt, INI_TOO_LONG_FMT, strlen(INI_TOO_LONG_FMT)) == 0) {
+        (void)va_arg(ap, const char *);
+        ini_error.kind = INI_TOO_LONG;
+        ini_error.line = va_arg(ap, int);
+    } else {
+        ini_error.kind = INI_OTHER;
+        vsnprintf(ini_error.message, sizeof ini_error.message, fmt, ap);
+        ini_error.message[strcspn(ini_error.message, "\n")] = '\0';
+    }
     va_end(ap);
-    return n;
+    return 0;
 }
 
-/* "iniparser: syntax error in F (L):\n-> TEXT\n" -> line L and TEXT. */
-static ipm_status syntax_error(const char *path)
+/* The first error iniparser reported, for a chunk of the file that starts
+ * at line first_line. */
+static ipm_status syntax_error(const char *path, int first_line)
 {
-    const char *open = strrchr(ini_message, '(');
-    int line = open ? atoi(open + 1) : 0;
-    const char *text = strstr(ini_message, "-> ");
-    char what[512] = "";
-    if (text) snprintf(what, sizeof what, "%.*s", (int)strcspn(text + 3, "\n"), text + 3);
-    if (strstr(ini_message, "too long"))
+    int line = ini_error.line + first_line - 1;
+    if (ini_error.seen && ini_error.kind == INI_TOO_LONG)
         return ipm_set_error(IPM_ECONFIG, "%s:%d: line too long", path, line);
-    if (line > 0)
+    if (ini_error.seen && ini_error.kind == INI_SYNTAX)
         return ipm_set_error(
             IPM_ECONFIG,
             "%s:%d: syntax error in '%s': expected [section], key = value, or a "
             "comment starting with ; or #",
-            path, line, what);
-    return ipm_set_error(IPM_ECONFIG, "%s: cannot parse: %s", path, ini_message);
+            path, line, ini_error.text);
+    return ipm_set_error(IPM_ECONFIG, "%s: cannot parse: %s", path,
+                         ini_error.seen ? ini_error.message : "iniparser failed");
 }
 
 /* ------------------------------------------------------- the line scan */
@@ -90,9 +125,15 @@ static char *trimmed(char *b, char *e)
 
 static struct section *find_section(const ipm_config *c, const char *name)
 {
-    for (size_t i = 0; i < c->count; i++)
-        if (strcasecmp(c->sections[i].name, name) == 0) return &c->sections[i];
-    return NULL;
+    if (!c->indexed) return NULL;
+    char *key = strdup(name);
+    if (!key) return NULL;
+    lower(key);
+    ENTRY want = {.key = key, .data = NULL}, *found = NULL;
+    /* FIND does not change the table; hsearch_r only lacks a const. */
+    hsearch_r(want, FIND, &found, (struct hsearch_data *)&c->index);
+    free(key);
+    return found ? &c->sections[(size_t)(uintptr_t)found->data] : NULL;
 }
 
 static ipm_status add_section(ipm_config *c, const char *name, int line)
@@ -103,10 +144,14 @@ static ipm_status add_section(ipm_config *c, const char *name, int line)
             IPM_ECONFIG,
             "%s:%d: section [%s] appears twice (first on line %d); merge them", c->path,
             line, name, prev->line);
-    struct section *grown = realloc(c->sections, (c->count + 1) * sizeof *grown);
-    if (!grown) return ipm_set_error(IPM_ENOMEM, "%s: out of memory", c->path);
-    c->sections = grown;
-    struct section *s = &grown[c->count];
+    if (c->count == c->cap) { /* doubling: linear time whatever realloc does */
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        struct section *grown = realloc(c->sections, cap * sizeof *grown);
+        if (!grown) return ipm_set_error(IPM_ENOMEM, "%s: out of memory", c->path);
+        c->sections = grown;
+        c->cap = cap;
+    }
+    struct section *s = &c->sections[c->count];
     *s = (struct section){.name = strdup(name), .line = line};
     if (!s->name || ipm_params_new(&s->params) != IPM_OK ||
         ipm_params_new(&s->lines) != IPM_OK) {
@@ -114,8 +159,24 @@ static ipm_status add_section(ipm_config *c, const char *name, int line)
         ipm_params_free(s->params);
         return ipm_set_error(IPM_ENOMEM, "%s: out of memory", c->path);
     }
+    ENTRY e = {.key = s->name, .data = (void *)(uintptr_t)c->count}, *added;
+    if (!hsearch_r(e, ENTER, &added, &c->index)) {
+        free(s->name);
+        ipm_params_free(s->params);
+        ipm_params_free(s->lines);
+        return ipm_set_error(IPM_ENOMEM, "%s: out of memory (section index)", c->path);
+    }
     c->count++;
     return IPM_OK;
+}
+
+/* iniparser joins a line ending in '\' (after trailing space) with the next
+ * one: the next line is then part of a value, whatever it looks like. */
+static bool continues(const char *b, const char *e)
+{
+    while (e > b && isspace((unsigned char)e[-1]))
+        e--;
+    return e > b && e[-1] == '\\';
 }
 
 /* Record the section and key layout of the file, refusing duplicates. */
@@ -124,8 +185,12 @@ static ipm_status scan(ipm_config *c, FILE *f)
     char buf[4096];
     int line = 0;
     struct section *cur = NULL;
+    bool continued = false;
     while (fgets(buf, sizeof buf, f)) {
         line++;
+        bool part_of_value = continued;
+        continued = continues(buf, buf + strlen(buf));
+        if (part_of_value) continue;
         char *s = trimmed(buf, buf + strlen(buf));
         if (!*s || *s == ';' || *s == '#') continue;
         if (*s == '[') {
@@ -170,10 +235,190 @@ static int line_of(const struct section *s, const char *key)
 
 /* ------------------------------------------------------------- loading */
 
-static ipm_status fill_values(ipm_config *c, dictionary *d)
+/* A file's text and the chunks iniparser reads it in. iniparser's
+ * dictionary finds and inserts by walking every entry, so one dictionary of
+ * a whole large file makes loading quadratic (30 000 sections: 15 s); a
+ * chunk of at most CHUNK_SECTIONS sections keeps each dictionary small and
+ * the whole load linear. Chunks start at section headers, never inside a
+ * continued value, so each section is read whole by one dictionary. */
+#define CHUNK_SECTIONS 128
+
+struct chunk {
+    size_t start, end; /* byte range in the text */
+    int first_line;    /* 1-based line of its first byte */
+    dictionary *d;
+};
+
+struct ini_text {
+    char *buf;
+    size_t len;
+    struct chunk *chunks;
+    size_t nchunks;
+    size_t headers; /* lines that look like [section]: an upper bound */
+};
+
+static ipm_status split_chunks(const char *path, struct ini_text *t)
+{
+    size_t cap = 16, in_chunk = 0;
+    int line = 1;
+    bool continued = false;
+    t->chunks = malloc(cap * sizeof *t->chunks);
+    if (!t->chunks) return ipm_set_error(IPM_ENOMEM, "%s: out of memory", path);
+    t->chunks[0] = (struct chunk){0, t->len, 1, NULL};
+    t->nchunks = 1;
+    for (size_t at = 0; at < t->len; line++) {
+        const char *b = t->buf + at;
+        const char *nl = memchr(b, '\n', t->len - at);
+        size_t next = nl ? (size_t)(nl - t->buf) + 1 : t->len;
+        const char *s = b;
+        while (s < t->buf + next && (*s == ' ' || *s == '\t'))
+            s++;
+        bool header = !continued && s < t->buf + next && *s == '[';
+        continued = continues(b, t->buf + next);
+        if (header) {
+            t->headers++;
+            if (in_chunk++ == CHUNK_SECTIONS) {
+                in_chunk = 1;
+                if (t->nchunks == cap) {
+                    struct chunk *g = realloc(t->chunks, 2 * cap * sizeof *g);
+                    if (!g) return ipm_set_error(IPM_ENOMEM, "%s: out of memory", path);
+                    t->chunks = g;
+                    cap *= 2;
+                }
+                t->chunks[t->nchunks - 1].end = at;
+                t->chunks[t->nchunks++] = (struct chunk){at, t->len, line, NULL};
+            }
+        }
+        at = next;
+    }
+    return IPM_OK;
+}
+
+/* Parse every chunk with iniparser, through a memory file that it opens by
+ * its /proc/self/fd name (iniparser 4.1 reads only from a path). Without
+ * /proc or memfd, the file itself is read in one piece. */
+static ipm_status parse_chunks(const char *path, struct ini_text *t)
+{
+    int mfd = memfd_create("ipm-ini", MFD_CLOEXEC);
+    char name[64];
+    if (mfd >= 0) snprintf(name, sizeof name, "/proc/self/fd/%d", mfd);
+    if (mfd < 0 || access(name, R_OK) != 0) {
+        if (mfd >= 0) close(mfd);
+        if (t->nchunks > 1) {
+            t->chunks[0].end = t->len;
+            t->nchunks = 1;
+        }
+        snprintf(name, sizeof name, "%s", "");
+        mfd = -1;
+    }
+    ipm_status st = IPM_OK;
+    pthread_mutex_lock(&ini_lock);
+    iniparser_set_error_callback(capture);
+    for (size_t i = 0; st == IPM_OK && i < t->nchunks; i++) {
+        struct chunk *k = &t->chunks[i];
+        memset(&ini_error, 0, sizeof ini_error);
+        if (mfd >= 0) {
+            size_t n = k->end - k->start;
+            if (ftruncate(mfd, 0) != 0 ||
+                pwrite(mfd, t->buf + k->start, n, 0) != (ssize_t)n) {
+                st = ipm_set_error(IPM_ESYS, "%s: cannot buffer the file: %s", path,
+                                   strerror(errno));
+                break;
+            }
+        }
+        k->d = iniparser_load(mfd >= 0 ? name : path);
+        if (!k->d) st = syntax_error(path, k->first_line);
+    }
+    iniparser_set_error_callback(NULL);
+    pthread_mutex_unlock(&ini_lock);
+    if (mfd >= 0) close(mfd);
+    return st;
+}
+
+static void free_text(struct ini_text *t)
+{
+    for (size_t i = 0; t->chunks && i < t->nchunks; i++)
+        if (t->chunks[i].d) iniparser_freedict(t->chunks[i].d);
+    free(t->chunks);
+    free(t->buf);
+}
+
+/* Read a regular file whole. O_NONBLOCK: a FIFO (or a device) named as the
+ * INI file must not hang the open; fstat then refuses it before any read. */
+static ipm_status read_text(const char *path, struct ini_text *t)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return ipm_set_error(IPM_ECONFIG, "cannot open INI file '%s': %s", path,
+                             strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return ipm_set_error(IPM_ECONFIG, "cannot read INI file '%s': %s", path,
+                             strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return ipm_set_error(IPM_ECONFIG, "INI file '%s' is %s, not a regular file", path,
+                             S_ISDIR(sb.st_mode)    ? "a directory"
+                             : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                             : S_ISSOCK(sb.st_mode) ? "a socket"
+                                                    : "a device or special file");
+    }
+    size_t cap = (size_t)sb.st_size + 1, len = 0;
+    t->buf = malloc(cap);
+    if (!t->buf) {
+        close(fd);
+        return ipm_set_error(IPM_ENOMEM, "INI file '%s': cannot hold its %lld bytes",
+                             path, (long long)sb.st_size);
+    }
+    for (;;) { /* to the end, even if the file grew since fstat */
+        if (len + 1 == cap) {
+            char *g = realloc(t->buf, cap * 2);
+            if (!g) {
+                close(fd);
+                return ipm_set_error(IPM_ENOMEM, "INI file '%s': out of memory", path);
+            }
+            t->buf = g;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, t->buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return ipm_set_error(IPM_ECONFIG, "cannot read INI file '%s': %s", path,
+                                 strerror(e));
+        }
+        if (n == 0) break;
+        len += (size_t)n;
+    }
+    close(fd);
+    t->buf[len] = '\0';
+    t->len = len;
+    return IPM_OK;
+}
+
+/* The chunk holding line `line` (chunks are in file order). */
+static const struct chunk *chunk_of(const struct ini_text *t, int line)
+{
+    size_t lo = 0, hi = t->nchunks;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (t->chunks[mid].first_line <= line)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return &t->chunks[lo];
+}
+
+static ipm_status fill_values(ipm_config *c, const struct ini_text *t)
 {
     for (size_t i = 0; i < c->count; i++) {
         struct section *s = &c->sections[i];
+        dictionary *d = chunk_of(t, s->line)->d;
         for (size_t k = 0; k < ipm_params_count(s->lines); k++) {
             const char *key = ipm_params_key_at(s->lines, k);
             /* Sized to fit: names have no length limit, and a truncated
@@ -187,6 +432,17 @@ static ipm_status fill_values(ipm_config *c, dictionary *d)
             if (st != IPM_OK) return st;
         }
     }
+    return IPM_OK;
+}
+
+/* The connection sections in file order, for ipm_config_count/name_at. */
+static ipm_status list_connections(ipm_config *c)
+{
+    c->connections = malloc((c->count ? c->count : 1) * sizeof *c->connections);
+    if (!c->connections) return ipm_set_error(IPM_ENOMEM, "%s: out of memory", c->path);
+    for (size_t k = 0; k < c->count; k++)
+        if (strcmp(c->sections[k].name, GLOBAL_SECTION) != 0)
+            c->connections[c->nconnections++] = k;
     return IPM_OK;
 }
 
@@ -301,38 +557,39 @@ ipm_status ipm_config_load(const char *path, ipm_config **out)
     if (!out) return ipm_set_error(IPM_EINVAL, "ipm_config_load: out is NULL");
     *out = NULL;
     if (!path) return ipm_set_error(IPM_EINVAL, "ipm_config_load: path is NULL");
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return ipm_set_error(IPM_ECONFIG, "cannot open INI file '%s': %s", path,
-                             strerror(errno));
-    /* fopen() succeeds on a directory and reads then fail, which would load
-     * an empty configuration without a word. */
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return ipm_set_error(IPM_ECONFIG, "INI file '%s' is %s, not a regular file", path,
-                             S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
-    }
+    /* Read once, then parsed from memory: a file that is not regular is
+     * refused before any read (a FIFO would block), and what is parsed is
+     * what was checked. */
+    struct ini_text t = {0};
+    ipm_status st = read_text(path, &t);
+    if (st != IPM_OK) return st;
     ipm_config *c = calloc(1, sizeof *c);
     if (!c || !(c->path = strdup(path))) {
-        fclose(f);
         free(c);
+        free_text(&t);
         return ipm_set_error(IPM_ENOMEM, "ipm_config_load('%s'): out of memory", path);
     }
-
-    pthread_mutex_lock(&ini_lock);
-    ini_message[0] = '\0';
-    iniparser_set_error_callback(capture);
-    dictionary *d = iniparser_load(path);
-    iniparser_set_error_callback(NULL);
-    ipm_status st = d ? IPM_OK : syntax_error(path);
-    pthread_mutex_unlock(&ini_lock);
-
-    if (st == IPM_OK) st = scan(c, f);
-    fclose(f);
-    if (st == IPM_OK) st = fill_values(c, d);
+    st = split_chunks(path, &t);
+    if (st == IPM_OK) st = parse_chunks(path, &t);
+    if (st == IPM_OK) {
+        if (!hcreate_r(2 * t.headers + 16, &c->index))
+            st = ipm_set_error(IPM_ENOMEM, "%s: out of memory (section index)", path);
+        else
+            c->indexed = true;
+    }
+    if (st == IPM_OK) {
+        FILE *f = fmemopen(t.buf, t.len ? t.len : 1, "r");
+        if (!f)
+            st = ipm_set_error(IPM_ENOMEM, "%s: out of memory", path);
+        else {
+            st = scan(c, f);
+            fclose(f);
+        }
+    }
+    if (st == IPM_OK) st = fill_values(c, &t);
+    free_text(&t);
+    if (st == IPM_OK) st = list_connections(c);
     if (st == IPM_OK) st = check_and_apply(c);
-    if (d) iniparser_freedict(d);
     if (st != IPM_OK) {
         ipm_config_free(c);
         return st;
@@ -349,6 +606,8 @@ void ipm_config_free(ipm_config *c)
         ipm_params_free(c->sections[i].params);
         ipm_params_free(c->sections[i].lines);
     }
+    if (c->indexed) hdestroy_r(&c->index);
+    free(c->connections);
     free(c->sections);
     free(c->path);
     free(c);
@@ -359,20 +618,12 @@ void ipm_config_free(ipm_config *c)
 /* The i-th connection section, skipping [ipm]. */
 static const struct section *nth_connection(const ipm_config *c, size_t i)
 {
-    for (size_t k = 0; k < c->count; k++) {
-        if (strcmp(c->sections[k].name, GLOBAL_SECTION) == 0) continue;
-        if (i-- == 0) return &c->sections[k];
-    }
-    return NULL;
+    return i < c->nconnections ? &c->sections[c->connections[i]] : NULL;
 }
 
 size_t ipm_config_count(const ipm_config *c)
 {
-    if (!c) return 0;
-    size_t n = 0;
-    while (nth_connection(c, n))
-        n++;
-    return n;
+    return c ? c->nconnections : 0;
 }
 
 const char *ipm_config_name_at(const ipm_config *c, size_t i)

@@ -33,14 +33,13 @@ const char *ipm_version(void)
 
 ipm_status ipm_set_error(ipm_status s, const char *fmt, ...)
 {
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
+    va_list ap;
+    va_start(ap, fmt);
+    if (fmt)
         vsnprintf(last_error, sizeof last_error, fmt, ap);
-        va_end(ap);
-    } else {
+    else
         last_error[0] = '\0';
-    }
+    va_end(ap);
     ipm_log(IPM_LOG_DEBUG, "error %s: %s", ipm_strerror(s), last_error);
     return s;
 }
@@ -61,4 +60,12 @@ void ipm_prefix_error(const char *fmt, ...)
     memcpy(last_error, prefix, plen);
     memcpy(last_error + plen, ": ", 2);
     last_error[plen + 2 + old] = '\0';
+}
+
+ipm_status ipm__bad_timeout(const char *fn, int timeout_ms)
+{
+    return ipm_set_error(IPM_EINVAL,
+                         "%s: timeout %d ms is invalid: use a time >= 0 (IPM_NO_BLOCK = "
+                         "0 tries once), or IPM_BLOCK = -1 to wait for ever",
+                         fn, timeout_ms);
 }

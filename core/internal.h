@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* True if a plugin's own ops table (struct_size as the plugin built it)
  * reaches member m. Only the loader needs it: everything else uses the
@@ -22,7 +23,37 @@
  * still wakes the thread at once; the slice only bounds the stop latency. */
 #define IPM__CALLBACK_SLICE_MS 50
 
+/* Slices of a long ipm_receive (receiver.c): the longest a waiter takes to
+ * notice that another thread is destroying its receiver. A message still
+ * wakes the wait at once. */
+#define IPM__RECEIVE_SLICE_MS 50
+
 struct ipm_callback_worker; /* callback.c */
+
+/* fork.c: the process that created an object. The generation is bumped in
+ * every child by a pthread_atfork handler, so comparing it costs one relaxed
+ * load of a global, not a getpid() system call per message. */
+struct ipm__owner {
+    unsigned generation;
+    pid_t pid; /* for the message only */
+};
+extern _Atomic unsigned ipm__fork_generation;
+
+/* Record the calling process as o's owner (registers the fork handler on
+ * first use); IPM_ESYS if it cannot be registered. */
+ipm_status ipm__fork_stamp(struct ipm__owner *o, const char *type);
+
+/* True in a process other than the one that stamped o (a forked child). */
+static inline bool ipm__forked(const struct ipm__owner *o)
+{
+    return atomic_load_explicit(&ipm__fork_generation, memory_order_relaxed) !=
+           o->generation;
+}
+
+/* IPM_ESTATE "fn: this <type> was created in pid N and is used in pid M
+ * after fork(); ...". */
+ipm_status ipm__forked_error(const struct ipm__owner *o, const char *fn,
+                             const char *type);
 
 /* One buffer lent by ipm_sender_loan (loan.c). */
 struct ipm__loan {
@@ -35,6 +66,7 @@ struct ipm__loan {
 struct ipm_sender {
     const ipm_plugin *plugin;
     void *state;
+    struct ipm__owner owner;
     bool connected;
     char *endpoint_hint; /* connection_string of the last connect, if the plugin has no
                             endpoint op */
@@ -46,6 +78,7 @@ struct ipm_sender {
 struct ipm_receiver {
     const ipm_plugin *plugin;
     void *state;
+    struct ipm__owner owner;
     atomic_bool connected;
     char *endpoint_hint;
     _Atomic uint64_t messages, bytes;
@@ -61,8 +94,17 @@ struct ipm_receiver {
     void *cb_user;
     atomic_bool cb_registered; /* ipm_receive returns IPM_ESTATE while set */
     struct ipm_callback_worker *worker;
-};
 
+    /* Destroy while another thread waits in ipm_receive (receiver.c): bit 0
+     * of `inside` says the receiver is closing, the rest counts the threads
+     * inside ipm_receive (in steps of 2). A waiter checks bit 0 between
+     * slices of its wait; destroy sets it and waits on `left` (under
+     * closing_lock) for the count to reach zero before the plugin's
+     * destroy. One word, so that leaving tells atomically whether to signal. */
+    atomic_uint inside;
+    pthread_mutex_t closing_lock;
+    pthread_cond_t left;
+};
 
 /* loader.c: load type and check that its role is one of the allowed ones
  * (bit mask of 1u << ipm_role), naming `want` ("a sender") in the error. */
@@ -82,8 +124,23 @@ size_t ipm__settings_declared(const char *key, const char **all, size_t cap,
  * so that the settings they declare are known. */
 void ipm__plugin_load_all(void);
 
-/* loan.c: return every outstanding loan of s (before its plugin destroy). */
+/* plugin_file.c: before dlopen runs anything of the file at path (a plugin
+ * of type name): resolve it into real (cap bytes) and its identity into *id,
+ * refuse it unless it is a regular file that only root or this process's
+ * user can have written (the file and every directory above it), and
+ * unless its ELF dynamic symbol table exports ipm_plugin_<name>. */
+struct stat;
+ipm_status ipm__plugin_file_check(const char *path, const char *name, char *real,
+                                  size_t cap, struct stat *id);
+
+/* loan.c: return every outstanding loan of s (before its plugin destroy);
+ * in a forked child, free only the core's heap buffers and records. */
 void ipm__loans_return_all(ipm_sender *s);
+void ipm__loans_forget_all(ipm_sender *s);
+/* error.c: IPM_EINVAL "fn: timeout N ms is invalid ..." for timeouts below
+ * IPM_BLOCK (the only negative timeout). */
+ipm_status ipm__bad_timeout(const char *fn, int timeout_ms);
+
 /* sender.c: count one sent message of size bytes on s. */
 void ipm__sender_count(ipm_sender *s, size_t size);
 
@@ -104,6 +161,9 @@ const char *ipm__suggest(const char *word, const char *const *candidates, size_t
 ipm_status ipm__callback_start(ipm_receiver *r);
 struct ipm_callback_worker *ipm__callback_detach(ipm_receiver *r);
 void ipm__callback_finish(struct ipm_callback_worker *w);
+/* In a forked child, where the worker's thread does not exist: free the
+ * worker's memory without joining or touching its locks. */
+void ipm__callback_forget(struct ipm_callback_worker *w);
 
 /* receiver.c: receive through the plugin, tag the message for release and
  * count it; the caller has done the state checks. */

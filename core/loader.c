@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define IPM__TYPE_MAX 128
@@ -19,6 +20,8 @@ struct loaded {
     char *path;         /* "(static)" for ipm_plugin_register */
     ipm_plugin desc;    /* copies, zero-extended to this core's sizes, so */
     ipm_plugin_ops ops; /* members an older plugin lacks read as NULL     */
+    dev_t dev;          /* identity of the file loaded (0/0 for static): a */
+    ino_t ino;          /* request naming another file of the type is refused */
     struct loaded *next;
 };
 
@@ -204,9 +207,16 @@ static ipm_status remember(const ipm_plugin *d, const char *path, const char *na
 
 static ipm_status load_file(const char *path, const char *name, struct loaded **out)
 {
+    /* dlopen runs the library's constructors: check the file first, without
+     * running it (its owner and mode, its ELF symbols), and load the very
+     * file checked, by its resolved path. */
+    char real[4096];
+    struct stat id;
+    ipm_status st = ipm__plugin_file_check(path, name, real, sizeof real, &id);
+    if (st != IPM_OK) return st;
     /* dlerror() text is per thread and overwritten by the next dl call:
      * copy it into our message at once. */
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
         return ipm_set_error(IPM_EPLUGIN, "cannot load plugin '%s': %s", path,
@@ -230,17 +240,21 @@ static ipm_status load_file(const char *path, const char *name, struct loaded **
     memcpy(&factory, &addr,
            sizeof factory); /* object to function pointer, as POSIX allows */
     const ipm_plugin *d = factory();
-    ipm_status st;
     if (!d)
         st = ipm_set_error(IPM_EPLUGIN,
                            "plugin '%s': %s() returned NULL instead of a descriptor",
                            path, sym);
     else
         st = remember(d, path, name, out);
-    if (st != IPM_OK) dlclose(h);
+    if (st != IPM_OK) {
+        dlclose(h);
+        return st;
+    }
+    (*out)->dev = id.st_dev;
+    (*out)->ino = id.st_ino;
     /* On success the handle is deliberately kept: plugins are never unloaded,
      * because messages and singletons may still point into them. */
-    return st;
+    return IPM_OK;
 }
 
 /* Type name of a path ".../libipm_<Type>.so", into name. */
@@ -262,34 +276,98 @@ static ipm_status type_of_path(const char *path, char *name, size_t cap)
     return IPM_OK;
 }
 
-static ipm_status search(const char *name, struct loaded **out)
+/* The first libipm_<name>.so on the search path into path (cap bytes); the
+ * paths that do not exist are listed in tried. False if none exists. */
+static bool find_on_path(const char *name, char *path, size_t cap, char *tried,
+                         size_t tcap, ipm_status *st)
 {
+    *st = IPM_OK;
     char dirs[16384];
     size_t n = ipm_plugin_search_path(dirs, sizeof dirs);
-    if (n >= sizeof dirs)
-        return ipm_set_error(IPM_ECONFIG, "plugin search path is longer than %zu bytes",
-                             sizeof dirs - 1);
-    char tried[3072] = "";
+    if (n >= sizeof dirs) {
+        *st = ipm_set_error(IPM_ECONFIG, "plugin search path is longer than %zu bytes",
+                            sizeof dirs - 1);
+        return false;
+    }
     size_t tlen = 0;
+    if (tcap) tried[0] = '\0';
     for (char *dir = dirs, *next; dir && *dir; dir = next) {
         next = strchr(dir, ':');
         if (next) *next++ = '\0';
         if (!*dir) continue;
-        char path[4096];
-        int plen = snprintf(path, sizeof path, "%s/libipm_%s.so", dir, name);
-        if (plen < 0 || (size_t)plen >= sizeof path)
+        int plen = snprintf(path, cap, "%s/libipm_%s.so", dir, name);
+        if (plen < 0 || (size_t)plen >= cap)
             continue; /* no such file can exist: PATH_MAX is 4096 */
-        if (access(path, F_OK) == 0) return load_file(path, name, out);
-        if (tlen < sizeof tried)
-            tlen += (size_t)snprintf(tried + tlen, sizeof tried - tlen, "%s%s",
-                                     tlen ? ", " : "", path);
+        if (access(path, F_OK) == 0) return true;
+        if (tlen < tcap)
+            tlen += (size_t)snprintf(tried + tlen, tcap - tlen, "%s%s", tlen ? ", " : "",
+                                     path);
     }
+    return false;
+}
+
+/* Make shadowing visible: a plugin_path or IPM_PLUGIN_PATH directory that
+ * holds a type the installation ships is searched first (API.md §5), so say
+ * which file won when logging is on. */
+static void note_shadowing(const char *name, const char *path)
+{
+    if (!*self_plugin_dir) return;
+    char installed[4096 + 32];
+    snprintf(installed, sizeof installed, "%s/libipm_%s.so", self_plugin_dir, name);
+    struct stat a, b;
+    if (stat(installed, &b) != 0 || stat(path, &a) != 0) return;
+    if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+        ipm_log(IPM_LOG_WARN,
+                "plugin %s: loading %s, which comes first on the search path and "
+                "shadows the installed %s",
+                name, path, installed);
+}
+
+static ipm_status search(const char *name, struct loaded **out)
+{
+    char path[4096], tried[3072];
+    ipm_status st;
+    if (find_on_path(name, path, sizeof path, tried, sizeof tried, &st)) {
+        note_shadowing(name, path);
+        return load_file(path, name, out);
+    }
+    if (st != IPM_OK) return st;
     return ipm_set_error(
         IPM_ENOPLUGIN,
         "plugin '%s' not found; tried: %s. Put libipm_%s.so in a directory "
         "named by IPM_PLUGIN_PATH or by [ipm] plugin_path in an INI file "
         "(ipm-plugins lists what is found)",
-        name, tlen ? tried : "(the search path is empty)", name);
+        name, *tried ? tried : "(the search path is empty)", name);
+}
+
+/* A type is loaded once per process, from one file. A request that names
+ * another file of the same type (by path, or because the search path now
+ * finds a different one first, e.g. after an INI file added a plugin_path)
+ * is refused instead of silently getting the first. */
+static ipm_status same_file(const struct loaded *l, const char *type, bool is_path)
+{
+    char path[4096];
+    if (is_path) {
+        snprintf(path, sizeof path, "%s", type);
+    } else {
+        if (l->dev == 0 && l->ino == 0) return IPM_OK; /* static: before any search */
+        char tried[1];
+        ipm_status st;
+        if (!find_on_path(l->name, path, sizeof path, tried, 0, &st)) return IPM_OK;
+    }
+    struct stat sb;
+    if (stat(path, &sb) == 0 && (l->dev || l->ino) && sb.st_dev == l->dev &&
+        sb.st_ino == l->ino)
+        return IPM_OK;
+    return ipm_set_error(
+        IPM_EPLUGIN,
+        "type %s is already loaded from %s; %s was not loaded: a process uses one "
+        "library per type%s",
+        l->name, l->path, path,
+        is_path ? ""
+                : " (it now comes first on the search path: IPM_PLUGIN_PATH, then "
+                  "the [ipm] plugin_path of loaded INI files, then the installed "
+                  "plugins)");
 }
 
 ipm_status ipm_plugin_load(const char *type, const ipm_plugin **out)
@@ -317,7 +395,10 @@ ipm_status ipm_plugin_load(const char *type, const ipm_plugin **out)
     pthread_mutex_lock(&lock);
     struct loaded *l = cached(name);
     ipm_status st = IPM_OK;
-    if (!l) st = is_path ? load_file(type, name, &l) : search(name, &l);
+    if (l)
+        st = same_file(l, type, is_path);
+    else
+        st = is_path ? load_file(type, name, &l) : search(name, &l);
     pthread_mutex_unlock(&lock);
     if (st == IPM_OK) *out = &l->desc;
     return st;

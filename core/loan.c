@@ -56,16 +56,14 @@ ipm_status ipm_sender_loan(ipm_sender *s, size_t size, int timeout_ms, void **bu
     if (!buf) return ipm_set_error(IPM_EINVAL, "ipm_sender_loan: buf is NULL");
     *buf = NULL;
     if (!s) return ipm_set_error(IPM_EINVAL, "ipm_sender_loan: sender is NULL");
+    if (ipm__forked(&s->owner))
+        return ipm__forked_error(&s->owner, "ipm_sender_loan", s->plugin->name);
     if (!s->connected)
         return ipm_set_error(IPM_ESTATE,
                              "ipm_sender_loan on a %s that is not connected; call "
                              "ipm_sender_connect first",
                              s->plugin->name);
-    if (timeout_ms < IPM_BLOCK)
-        return ipm_set_error(IPM_EINVAL,
-                             "ipm_sender_loan: timeout %d ms is invalid (use >= 0, or "
-                             "IPM_BLOCK = -1 to wait for ever)",
-                             timeout_ms);
+    if (timeout_ms < IPM_BLOCK) return ipm__bad_timeout("ipm_sender_loan", timeout_ms);
     ipm_limits lim;
     ipm__limits(s->plugin, s->state, &lim);
     if ((uint64_t)size > lim.max_message_size)
@@ -107,9 +105,12 @@ ipm_status ipm_send_loan(ipm_sender *s, void *buf, size_t size, int timeout_ms,
     if (!s || !buf)
         return ipm_set_error(IPM_EINVAL, "ipm_send_loan: %s is NULL",
                              !s ? "sender" : "buf");
+    if (ipm__forked(&s->owner))
+        return ipm__forked_error(&s->owner, "ipm_send_loan", s->plugin->name);
     if (!s->connected)
         return ipm_set_error(IPM_ESTATE, "ipm_send_loan on a %s that is not connected",
                              s->plugin->name);
+    if (timeout_ms < IPM_BLOCK) return ipm__bad_timeout("ipm_send_loan", timeout_ms);
     struct ipm__loan *l = take(s, buf);
     if (!l)
         return ipm_set_error(IPM_EINVAL,
@@ -145,7 +146,35 @@ void ipm_sender_loan_return(ipm_sender *s, void *buf)
 {
     if (!s || !buf) return;
     struct ipm__loan *l = take(s, buf);
-    if (l) give_back(s, l);
+    if (!l) return;
+    if (ipm__forked(&s->owner)) {
+        /* A plugin's buffer is the parent's room in its segment: only the
+         * core's own heap buffer is given back here. */
+        if (l->heap) free(l->buf);
+        recycle(s, l);
+        return;
+    }
+    give_back(s, l);
+}
+
+static void free_spares(ipm_sender *s)
+{
+    while (s->spare_loans) {
+        struct ipm__loan *l = s->spare_loans;
+        s->spare_loans = l->next;
+        free(l);
+    }
+}
+
+void ipm__loans_forget_all(ipm_sender *s)
+{
+    while (s->loans) {
+        struct ipm__loan *l = s->loans;
+        s->loans = l->next;
+        if (l->heap) free(l->buf);
+        free(l);
+    }
+    free_spares(s);
 }
 
 void ipm__loans_return_all(ipm_sender *s)
@@ -155,9 +184,5 @@ void ipm__loans_return_all(ipm_sender *s)
         s->loans = l->next;
         give_back(s, l);
     }
-    while (s->spare_loans) {
-        struct ipm__loan *l = s->spare_loans;
-        s->spare_loans = l->next;
-        free(l);
-    }
+    free_spares(s);
 }

@@ -25,9 +25,10 @@ static ipm_status type_of(const ipm_params *p, const char **type)
 {
     *type = ipm_params_get(p, "type");
     if (!*type || !**type)
-        return ipm_set_error(IPM_ECONFIG,
-                             "no 'type' key: say which transport to use, e.g. "
-                             "\"type=<Type>; connection_string=...\" (ipm-plugins lists the types)");
+        return ipm_set_error(
+            IPM_ECONFIG,
+            "no 'type' key: say which transport to use, e.g. "
+            "\"type=<Type>; connection_string=...\" (ipm-plugins lists the types)");
     return IPM_OK;
 }
 

@@ -4,11 +4,16 @@
 #include "internal.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* The core keeps the plugin that filled a message in opaque_[3] so that
- * ipm_message_release needs nothing but the message. */
+ * ipm_message_release needs nothing but the message, and the process's fork
+ * generation in opaque_[2]: a message received before a fork is released
+ * by the plugin in the parent only (for shm, a release gives room back to
+ * the sender, and two releases of one message would give it twice). */
+#define MSG_GENERATION_SLOT 2
 #define MSG_PLUGIN_SLOT 3
 
 static ipm_status create(const char *type, unsigned roles, const char *want,
@@ -22,13 +27,22 @@ static ipm_status create(const char *type, unsigned roles, const char *want,
     ipm_receiver *r = calloc(1, sizeof *r);
     if (!r) return ipm_set_error(IPM_ENOMEM, "creating %s: out of memory", pl->name);
     r->plugin = pl;
+    st = ipm__fork_stamp(&r->owner, pl->name);
+    if (st != IPM_OK) {
+        free(r);
+        return st;
+    }
     pthread_mutex_init(&r->op_lock, NULL);
     pthread_mutex_init(&r->reg_lock, NULL);
+    pthread_mutex_init(&r->closing_lock, NULL);
+    pthread_cond_init(&r->left, NULL);
     st = pl->ops->create(&r->state);
     if (st != IPM_OK) {
         ipm_prefix_error("creating %s", pl->name);
         pthread_mutex_destroy(&r->op_lock);
         pthread_mutex_destroy(&r->reg_lock);
+        pthread_mutex_destroy(&r->closing_lock);
+        pthread_cond_destroy(&r->left);
         free(r);
         return st;
     }
@@ -52,6 +66,8 @@ ipm_status ipm_receiver_connect(ipm_receiver *r, const ipm_params *p)
     if (!r || !p)
         return ipm_set_error(IPM_EINVAL, "ipm_receiver_connect: %s is NULL",
                              !r ? "receiver" : "params");
+    if (ipm__forked(&r->owner))
+        return ipm__forked_error(&r->owner, "ipm_receiver_connect", r->plugin->name);
     ipm_status st = ipm_params_check_keys(p, r->plugin);
     if (st != IPM_OK) return st;
     const char *cs = ipm_params_get(p, "connection_string");
@@ -120,17 +136,20 @@ ipm_status ipm__receive_raw(ipm_receiver *r, ipm_message *msg, int timeout_ms)
         msg->metadata_size = 0;
     }
     msg->opaque_[MSG_PLUGIN_SLOT] = (void *)(uintptr_t)r->plugin;
+    msg->opaque_[MSG_GENERATION_SLOT] = (void *)(uintptr_t)r->owner.generation;
     bump(&r->messages, 1);
     bump(&r->bytes, msg->size);
     return IPM_OK;
 }
 
-static ipm_status check_receive(ipm_receiver *r, ipm_message *msg, const char *fn)
+static ipm_status check_receive(ipm_receiver *r, ipm_message *msg, int timeout_ms,
+                                const char *fn)
 {
     if (!r || !msg)
         return ipm_set_error(IPM_EINVAL, "%s: %s is NULL", fn,
                              !r ? "receiver" : "message");
     memset(msg, 0, sizeof *msg);
+    if (ipm__forked(&r->owner)) return ipm__forked_error(&r->owner, fn, r->plugin->name);
     if (!atomic_load(&r->connected))
         return ipm_set_error(
             IPM_ESTATE,
@@ -141,20 +160,108 @@ static ipm_status check_receive(ipm_receiver *r, ipm_message *msg, const char *f
                              "%s: a callback owns this %s; unregister it with "
                              "ipm_receiver_set_callback(r, NULL, NULL) first",
                              fn, r->plugin->name);
+    if (timeout_ms < IPM_BLOCK) return ipm__bad_timeout(fn, timeout_ms);
     return IPM_OK;
+}
+
+#define CLOSING 1u /* bit 0 of r->inside; the count is in steps of 2 */
+
+static bool closing(ipm_receiver *r)
+{
+    return atomic_load(&r->inside) & CLOSING;
+}
+
+/* Count the caller in; false if the receiver is already closing (the caller
+ * is counted in all the same and must leave()). */
+static bool enter(ipm_receiver *r)
+{
+    return !(atomic_fetch_add(&r->inside, 2) & CLOSING);
+}
+
+/* Count the caller out. While closing, the count drops under closing_lock,
+ * where destroy reads it: destroy cannot see zero and free r before this
+ * thread has let go of the lock, and nothing of r is touched after that. */
+static void leave(ipm_receiver *r)
+{
+    unsigned v = atomic_load(&r->inside);
+    while (!(v & CLOSING))
+        if (atomic_compare_exchange_weak(&r->inside, &v, v - 2)) return;
+    pthread_mutex_lock(&r->closing_lock);
+    atomic_fetch_sub(&r->inside, 2);
+    pthread_cond_broadcast(&r->left);
+    pthread_mutex_unlock(&r->closing_lock);
+}
+
+static ipm_status destroyed_error(const ipm_receiver *r, const char *fn)
+{
+    return ipm_set_error(IPM_ESTATE,
+                         "%s: receiver destroyed while waiting: another thread "
+                         "destroyed this %s",
+                         fn, r->plugin->name);
+}
+
+/* A wait longer than one slice, in slices, so that a destroy from another
+ * thread is noticed between them. A message ends any slice at once, so the
+ * slicing costs no latency. A slice that runs out is IPM_ETIMEDOUT; any
+ * other status is the plugin reporting an event (a peer lost) and is
+ * returned at once (plugin.h states this for plugin authors). */
+static ipm_status sliced_wait(ipm_receiver *r, ipm_message *msg, int64_t deadline_ns,
+                              int timeout_ms, const char *fn)
+{
+    for (;;) {
+        if (closing(r)) return destroyed_error(r, fn);
+        int slice = IPM__RECEIVE_SLICE_MS;
+        if (deadline_ns >= 0) {
+            int left = ipm_remaining_ms(deadline_ns);
+            if (left == 0) break;
+            if (left < slice) slice = left;
+        }
+        ipm_status st = ipm__receive_raw(r, msg, slice);
+        if (st != IPM_ETIMEDOUT) return st;
+    }
+    if (closing(r)) return destroyed_error(r, fn);
+    const char *ep = ipm_receiver_endpoint(r);
+    return ipm_set_error(IPM_ETIMEDOUT, "%s: no message on %s %s within %d ms", fn,
+                         r->plugin->name, ep ? ep : "", timeout_ms);
+}
+
+/* Receive for the application, waiting in slices when the wait is long.
+ * The fast path (a message waiting, a short or no wait) is the plugin's own
+ * receive between two atomic operations: no clock, no lock. */
+static ipm_status receive_waiting(ipm_receiver *r, ipm_message *msg, int timeout_ms,
+                                  const char *fn)
+{
+    ipm_status st;
+    if (!enter(r)) {
+        st = destroyed_error(r, fn);
+    } else if (timeout_ms >= 0 && timeout_ms <= IPM__RECEIVE_SLICE_MS) {
+        st = ipm__receive_raw(r, msg, timeout_ms);
+    } else {
+        /* The first slice reads no clock, so a message that is waiting is
+         * taken without one. A slice that ran out took at least its time
+         * (the plugin contract), so the rest of the wait is what is left. */
+        st = ipm__receive_raw(r, msg, IPM__RECEIVE_SLICE_MS);
+        if (st == IPM_ETIMEDOUT) {
+            int64_t deadline =
+                timeout_ms < 0 ? -1 : ipm_deadline_ns(timeout_ms - IPM__RECEIVE_SLICE_MS);
+            st = sliced_wait(r, msg, deadline, timeout_ms, fn);
+        }
+    }
+    leave(r);
+    return st;
 }
 
 ipm_status ipm_receive(ipm_receiver *r, ipm_message *msg, int timeout_ms)
 {
-    ipm_status st = check_receive(r, msg, "ipm_receive");
-    return st == IPM_OK ? ipm__receive_raw(r, msg, timeout_ms) : st;
+    ipm_status st = check_receive(r, msg, timeout_ms, "ipm_receive");
+    return st == IPM_OK ? receive_waiting(r, msg, timeout_ms, "ipm_receive") : st;
 }
 
 ipm_status ipm_receive_exact(ipm_receiver *r, ipm_message *msg, int timeout_ms,
                              size_t required_size)
 {
-    ipm_status st = check_receive(r, msg, "ipm_receive_exact");
-    if (st == IPM_OK) st = ipm__receive_raw(r, msg, timeout_ms);
+    ipm_status st = check_receive(r, msg, timeout_ms, "ipm_receive_exact");
+    if (st == IPM_OK) st = receive_waiting(r, msg, timeout_ms, "ipm_receive_exact");
     if (st == IPM_OK && msg->size != required_size)
         return ipm_set_error(
             IPM_ESIZE,
@@ -168,7 +275,9 @@ void ipm_message_release(ipm_message *msg)
 {
     if (!msg) return;
     const ipm_plugin *pl = msg->opaque_[MSG_PLUGIN_SLOT];
-    if (pl) pl->ops->release(msg);
+    unsigned gen = (unsigned)(uintptr_t)msg->opaque_[MSG_GENERATION_SLOT];
+    if (pl && gen == atomic_load_explicit(&ipm__fork_generation, memory_order_relaxed))
+        pl->ops->release(msg);
     memset(msg, 0, sizeof *msg);
 }
 
@@ -177,6 +286,7 @@ static ipm_status subscription(ipm_receiver *r, const char *topic, bool on)
     const char *fn = on ? "ipm_subscribe" : "ipm_unsubscribe";
     if (!r || !topic)
         return ipm_set_error(IPM_EINVAL, "%s: %s is NULL", fn, !r ? "receiver" : "topic");
+    if (ipm__forked(&r->owner)) return ipm__forked_error(&r->owner, fn, r->plugin->name);
     if (r->plugin->role != IPM_ROLE_SUBSCRIBER)
         return ipm_set_error(IPM_ENOTSUP, "%s: %s is %s; only subscribers take topics",
                              fn, r->plugin->name, ipm__role_name(r->plugin->role));
@@ -210,6 +320,16 @@ void ipm_receiver_stats(const ipm_receiver *r, ipm_stats *out)
 void ipm_receiver_destroy(ipm_receiver *r)
 {
     if (!r) return;
+    if (ipm__forked(&r->owner)) {
+        /* A forked child: the plugin's state, the callback thread and any
+         * thread that held a lock at the fork belong to the parent. Free only
+         * the core's memory; the plugin's destroy could unlink the parent's
+         * segment or close sockets of the parent's ZeroMQ context. */
+        ipm__callback_forget(r->worker);
+        free(r->endpoint_hint);
+        free(r);
+        return;
+    }
     pthread_mutex_lock(&r->reg_lock);
     r->cb_fn = NULL;
     r->cb_user = NULL;
@@ -217,9 +337,18 @@ void ipm_receiver_destroy(ipm_receiver *r)
     struct ipm_callback_worker *w = ipm__callback_detach(r);
     pthread_mutex_unlock(&r->reg_lock);
     ipm__callback_finish(w);
+    /* A thread waiting in ipm_receive leaves within a slice; the plugin's
+     * state is destroyed only once nobody is inside it. */
+    pthread_mutex_lock(&r->closing_lock);
+    atomic_fetch_or(&r->inside, CLOSING);
+    while (atomic_load(&r->inside) & ~CLOSING)
+        pthread_cond_wait(&r->left, &r->closing_lock);
+    pthread_mutex_unlock(&r->closing_lock);
     r->plugin->ops->destroy(r->state);
     pthread_mutex_destroy(&r->op_lock);
     pthread_mutex_destroy(&r->reg_lock);
+    pthread_mutex_destroy(&r->closing_lock);
+    pthread_cond_destroy(&r->left);
     free(r->endpoint_hint);
     free(r);
 }

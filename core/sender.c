@@ -17,7 +17,8 @@ ipm_status ipm_sender_create(const char *type, ipm_sender **out)
         return ipm_set_error(IPM_ENOMEM, "ipm_sender_create(%s): out of memory",
                              pl->name);
     s->plugin = pl;
-    st = pl->ops->create(&s->state);
+    st = ipm__fork_stamp(&s->owner, pl->name);
+    if (st == IPM_OK) st = pl->ops->create(&s->state);
     if (st != IPM_OK) {
         ipm_prefix_error("creating %s", pl->name);
         free(s);
@@ -32,6 +33,8 @@ ipm_status ipm_sender_connect(ipm_sender *s, const ipm_params *p)
     if (!s || !p)
         return ipm_set_error(IPM_EINVAL, "ipm_sender_connect: %s is NULL",
                              !s ? "sender" : "params");
+    if (ipm__forked(&s->owner))
+        return ipm__forked_error(&s->owner, "ipm_sender_connect", s->plugin->name);
     ipm_status st = ipm_params_check_keys(p, s->plugin);
     if (st != IPM_OK) return st;
     const char *cs = ipm_params_get(p, "connection_string");
@@ -82,6 +85,8 @@ ipm_status ipm_send(ipm_sender *s, const void *data, size_t size, int timeout_ms
                     const char *metadata)
 {
     if (!s) return ipm_set_error(IPM_EINVAL, "ipm_send: sender is NULL");
+    if (ipm__forked(&s->owner))
+        return ipm__forked_error(&s->owner, "ipm_send", s->plugin->name);
     if (!s->connected)
         return ipm_set_error(
             IPM_ESTATE,
@@ -90,6 +95,7 @@ ipm_status ipm_send(ipm_sender *s, const void *data, size_t size, int timeout_ms
             s->plugin->name);
     if (!data && size > 0)
         return ipm_set_error(IPM_EINVAL, "ipm_send: data is NULL but size is %zu", size);
+    if (timeout_ms < IPM_BLOCK) return ipm__bad_timeout("ipm_send", timeout_ms);
     if (!metadata) metadata = "";
     ipm_status st = s->plugin->ops->send(s->state, data, size, metadata, strlen(metadata),
                                          timeout_ms);
@@ -118,6 +124,15 @@ void ipm_sender_stats(const ipm_sender *s, ipm_stats *out)
 void ipm_sender_destroy(ipm_sender *s)
 {
     if (!s) return;
+    if (ipm__forked(&s->owner)) {
+        /* The plugin's state belongs to the parent: its destroy could unlink
+         * the parent's segment or close sockets of the parent's context.
+         * Free only what the core allocated. */
+        ipm__loans_forget_all(s);
+        free(s->endpoint_hint);
+        free(s);
+        return;
+    }
     ipm__loans_return_all(s);
     s->plugin->ops->destroy(s->state);
     free(s->endpoint_hint);

@@ -58,6 +58,17 @@ ipm_add_rel_test(rel_regress_log LABELS regression TIMEOUT 60 ENVIRONMENT IPM_LO
 if(TARGET ipm_ZmqSender)
   ipm_add_rel_test(rel_regress_zmq LABELS regression TIMEOUT 60)
 endif()
+# Issue 10, the core's part: fork, destroy while waiting, plugin loading
+# without running code, INI files that hang or take quadratic time.
+# It exercises both shipped families.
+if(TARGET ipm_ZmqSender AND TARGET ipm_ShmSender)
+  ipm_add_rel_test(rel_harden_core LABELS regression threads TIMEOUT 300)
+  foreach(fixture IN LISTS IPM_TEST_PLUGINS) # LoopSender, RunsCode, ... by path
+    if(TARGET ${fixture})
+      add_dependencies(rel_harden_core ${fixture})
+    endif()
+  endforeach()
+endif()
 # The shm readers are hidden inside the plugins: compile them in.
 if(TARGET ipm_ShmReceiver)
   file(GLOB _ipm_shm_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/plugins/shm/*.c)

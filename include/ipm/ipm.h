@@ -17,6 +17,20 @@
  *  - Thread safety: one sender or receiver is used by one thread at a time;
  *    distinct objects may be used from distinct threads at once; plugin
  *    loading, params and config objects (read-only use) are thread-safe.
+ *    One exception: ipm_receiver_destroy may be called while another thread
+ *    waits in ipm_receive or ipm_receive_exact on the same receiver; see
+ *    ipm_receiver_destroy.
+ *  - fork(): a sender or receiver belongs to the process that created it.
+ *    In any other process (a child after fork) every operation that would
+ *    touch the transport (connect, send, loans, receive, subscribe,
+ *    set_callback) returns IPM_ESTATE saying so, because the transport's
+ *    sockets, threads and shared queues are the parent's: using them from
+ *    the child would lose or corrupt the parent's messages. Destroying it in
+ *    the child frees only the library's own memory and deliberately does not
+ *    close the transport (which could unlink the parent's shared segment or
+ *    touch the parent's ZeroMQ context); releasing a message received before
+ *    the fork likewise leaves the transport alone. Create transport objects
+ *    in the process that uses them. The parent keeps working unchanged.
  */
 #ifndef IPM_IPM_H
 #define IPM_IPM_H
@@ -189,8 +203,9 @@ IPM_EXPORT bool ipm_sender_can_send(const ipm_sender *s);
  * is the topic). The bytes are copied or handed to the transport before the
  * call returns; the caller keeps data. Waits up to timeout_ms (IPM_BLOCK
  * forever, IPM_NO_BLOCK not at all) for room, sleeping in the kernel; then
- * IPM_ETIMEDOUT with nothing sent. IPM_ESTATE before connect, IPM_EINVAL for
- * data NULL with size > 0, IPM_ETOOBIG over the transport's limit. */
+ * IPM_ETIMEDOUT with nothing sent. IPM_ESTATE before connect or after fork,
+ * IPM_EINVAL for data NULL with size > 0 or a timeout below IPM_BLOCK,
+ * IPM_ETOOBIG over the transport's limit. */
 IPM_EXPORT ipm_status ipm_send(ipm_sender *s, const void *data, size_t size,
                                int timeout_ms, const char *metadata);
 
@@ -225,7 +240,9 @@ IPM_EXPORT ipm_status ipm_send_loan(ipm_sender *s, void *buf, size_t size, int t
 IPM_EXPORT void ipm_sender_loan_return(ipm_sender *s, void *buf);
 
 /* Close and free. Bounded by the transport's linger. Returns outstanding
- * loans. NULL-safe. */
+ * loans. NULL-safe. In a process other than the one that created s (after
+ * fork) it frees only the library's memory and leaves the transport, which
+ * is the parent's, alone. */
 IPM_EXPORT void ipm_sender_destroy(ipm_sender *s);
 
 /* ------------------------------------------------------------- receivers */
@@ -252,7 +269,9 @@ IPM_EXPORT bool ipm_receiver_can_receive(const ipm_receiver *r);
 /* Receive one message into *msg, waiting up to timeout_ms. A message that
  * arrives during the wait wakes it at once (the wait is in the kernel).
  * IPM_ETIMEDOUT no sooner than timeout_ms and no later than 20 ms after.
- * IPM_ESTATE before connect or while a callback is registered. On IPM_OK the
+ * IPM_ESTATE before connect, while a callback is registered, after fork, or
+ * when another thread destroys r meanwhile (see ipm_receiver_destroy).
+ * IPM_EINVAL for a timeout below IPM_BLOCK. On IPM_OK the
  * caller owns *msg and must ipm_message_release() it; on failure *msg is
  * zeroed. */
 IPM_EXPORT ipm_status ipm_receive(ipm_receiver *r, ipm_message *msg, int timeout_ms);
@@ -293,7 +312,17 @@ IPM_EXPORT void ipm_receiver_stats(const ipm_receiver *r, ipm_stats *out);
 IPM_EXPORT ipm_status ipm_receiver_limits(const ipm_receiver *r, ipm_limits *out);
 
 /* Unregister any callback, close and free. Must not be called from the
- * receiver's own callback. NULL-safe. */
+ * receiver's own callback. NULL-safe.
+ * May be called while another thread waits in ipm_receive or
+ * ipm_receive_exact on r: that waiter returns IPM_ESTATE ("receiver
+ * destroyed while waiting") within about 100 ms (long waits are taken in
+ * slices of 50 ms, between which it looks; a message still wakes it at
+ * once), and destroy returns only after every waiter has left, so the
+ * transport is never closed under a thread inside it. A call that starts
+ * on r after destroy has returned uses freed memory, as with any freed
+ * object: it is the application's to stop its threads from starting one.
+ * In a process other than the one that created r (after fork) only the
+ * library's memory is freed; see the fork rule at the top of this file. */
 IPM_EXPORT void ipm_receiver_destroy(ipm_receiver *r);
 
 /* --------------------------------------------------------- one-call open */

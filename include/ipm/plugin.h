@@ -109,7 +109,12 @@ typedef struct ipm_plugin_ops {
      * opaque_[1] to find its buffers again in release; opaque_[2..3] belong to
      * the core. IPM_ETIMEDOUT no sooner than timeout_ms (see
      * ipm_deadline_ns) and no later than 20 ms after it; a message arriving
-     * during the wait must wake it at once. */
+     * during the wait must wake it at once. The core takes an application's
+     * long wait (IPM_BLOCK included) as receives of at most 50 ms each, so
+     * that a destroy from another thread is noticed between them: a receive
+     * whose time ran out must return IPM_ETIMEDOUT (its message may say
+     * why); any other status is an event the core returns to the
+     * application at once. */
     ipm_status (*receive)(void *state, ipm_message *msg, int timeout_ms);
 
     /* Receiver and subscriber. Free what receive put in msg. Called exactly

@@ -78,7 +78,7 @@ has "does not export ipm_plugin_NoFactory"
 has "ABI 2.0"
 has "calls itself 'RightName'"
 has "lacks required operation 'send'"
-has "$((2 + ${#shipped_types[@]})) usable, 10 unusable, 0 shadowed"
+has "$((2 + ${#shipped_types[@]})) usable, 11 unusable, 0 shadowed"
 run 1 "$tool" --json
 valid_json
 has '"type": "BadMagic", "path": "'"$tp"'/libipm_BadMagic.so", "usable": false, "status": "IPM_EPLUGIN"'
@@ -183,5 +183,18 @@ has "no-such.ini"
 printf '[s]\ntype = LoopSender\nthis line is not ini\n' >"$tmp/syntax.ini"
 run 1 "$tool" check "$tmp/syntax.ini"
 has "syntax.ini:3"
+
+echo "== check: a candidate library is checked without running it (issue 10)"
+# RunsCode has a constructor that creates \$IPM_TEST_MARKER and no factory:
+# the ELF check refuses it before dlopen, so the marker never appears.
+printf '[ipm]\nplugin_path = %s\n\n[c]\ntype = RunsCode\n' "$tp" >"$tmp/runs.ini"
+IPM_TEST_MARKER=$tmp/marker run 1 "$tool" check "$tmp/runs.ini"
+has "does not export ipm_plugin_RunsCode"
+[[ ! -e $tmp/marker ]] || fail "checking runs.ini ran the library's constructor"
+IPM_TEST_MARKER=$tmp/marker run 1 "$tool" show "$tp/libipm_RunsCode.so"
+[[ ! -e $tmp/marker ]] || fail "show ran the library's constructor"
+mkfifo "$tmp/fifo.ini"
+run 1 timeout 20 "$tool" check "$tmp/fifo.ini"
+has "not a regular file"
 
 echo "PASS"
