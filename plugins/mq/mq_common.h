@@ -77,9 +77,10 @@ typedef struct ipm__mq_config {
 ipm_status ipm__mq_parse_name(const char *endpoint, const char *type, ipm__mq_config *c);
 
 /* Parse connection_string and, when receiver, max_messages,
- * max_message_size, permissions and keep_queue. IPM_ECONFIG naming the key. */
+ * max_message_size, permissions and keep_queue. IPM_ECONFIG naming the key.
+ * check_only (the check op): a missing connection_string is no error. */
 ipm_status ipm__mq_parse_config(const ipm_params *p, const char *type, bool receiver,
-                                ipm__mq_config *out);
+                                bool check_only, ipm__mq_config *out);
 
 /* Largest data size a queue with message size msgsize carries. */
 static inline uint64_t ipm__mq_max_data(long msgsize)

@@ -63,11 +63,13 @@ ipm_status ipm__mq_parse_name(const char *endpoint, const char *type, ipm__mq_co
 }
 
 ipm_status ipm__mq_parse_config(const ipm_params *p, const char *type, bool receiver,
-                                ipm__mq_config *out)
+                                bool check_only, ipm__mq_config *out)
 {
     memset(out, 0, sizeof *out);
-    ipm_status st =
-        ipm__mq_parse_name(ipm_params_get_str(p, "connection_string", NULL), type, out);
+    const char *ep = ipm_params_get_str(p, "connection_string", NULL);
+    ipm_status st = IPM_OK;
+    /* check validates the values given; a missing endpoint is connect's. */
+    if (ep != NULL || !check_only) st = ipm__mq_parse_name(ep, type, out);
     if (st != IPM_OK || !receiver) return st;
 
     long long n;

@@ -46,7 +46,7 @@ static ipm_status rcv_create(void **state)
 static ipm_status rcv_check(const ipm_params *p)
 {
     ipm__mq_config c;
-    return ipm__mq_parse_config(p, "MqReceiver", true, &c);
+    return ipm__mq_parse_config(p, "MqReceiver", true, true, &c);
 }
 
 /* Open /NAME for reading, creating it with attr if absent. */
@@ -125,7 +125,7 @@ static ipm_status rcv_connect(void *state, const ipm_params *p)
         return ipm_set_error(IPM_ENOTSUP, "MqReceiver %s: already connected",
                              r->cfg.endpoint);
     ipm__mq_config c;
-    ipm_status st = ipm__mq_parse_config(p, "MqReceiver", true, &c);
+    ipm_status st = ipm__mq_parse_config(p, "MqReceiver", true, false, &c);
     if (st != IPM_OK) return st;
     r->cfg = c;
     st = ipm__mq_lock_take(&r->cfg, "MqReceiver", &r->lock_fd);

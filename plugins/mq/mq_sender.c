@@ -49,7 +49,7 @@ static ipm_status snd_create(void **state)
 static ipm_status snd_check(const ipm_params *p)
 {
     ipm__mq_config c;
-    return ipm__mq_parse_config(p, "MqSender", false, &c);
+    return ipm__mq_parse_config(p, "MqSender", false, true, &c);
 }
 
 static void detach(sender *s)
@@ -158,7 +158,7 @@ static ipm_status snd_connect(void *state, const ipm_params *p)
     if (s->connected)
         return ipm_set_error(IPM_ENOTSUP, "MqSender %s: already connected",
                              s->cfg.endpoint);
-    ipm_status st = ipm__mq_parse_config(p, "MqSender", false, &s->cfg);
+    ipm_status st = ipm__mq_parse_config(p, "MqSender", false, false, &s->cfg);
     if (st != IPM_OK) return st;
     /* No queue yet is no error: sends wait for it, as a ZeroMQ connect
      * before the bind does. */
