@@ -9,7 +9,8 @@
 # each round's ipm/raw ratio (the two run back to back, so drift in machine
 # load between rounds cancels). A third row measures DUNE-DAQ's receive
 # strategy (non-blocking receive, usleep(1000) while empty) as a reference.
-# Shm rows are added when the Shm plugins exist.
+# Shm rows are added when the Shm plugins exist; POSIX mq rows (MqSender vs
+# raw mq_send/mq_receive, 64 B and 4 KiB) when the Mq plugins exist.
 #
 # Usage: bench/run.sh [-b BUILD_DIR] [-r REPEATS] [-q] [-m FILE.md] [-t "tcp ipc inproc"]
 #                     [-s "64 4Ki 1Mi"] [-k]
@@ -276,6 +277,100 @@ END {
     for (i = 1; i <= nerr; i++) print "FAILED: " errors[i]
     if (nerr) exit 1
 }' "$out" || failed=1
+# ------------------------------------------------------------ POSIX mq rows
+# MqSender -> MqReceiver against raw mq_send/mq_receive (bench/mq_baseline.c:
+# the same queue attributes and wire form) at 64 B and 4 KiB (the default
+# queue carries 4 KiB; 1 MiB would need fs.mqueue.msgsize_max raised), in
+# the same rounds and interleaved, with their own JSON file and table so that
+# the rows of other families stay apart. Shown only when the Mq plugins and
+# mq-baseline exist. mq_sizes overrides the sizes.
+mq_raw="$build/bin/mq-baseline"
+if [[ -x $mq_raw && -e $build/lib/ipm/libipm_MqSender.so && -e $build/lib/ipm/libipm_MqReceiver.so ]]; then
+    mq_out=$(mktemp /tmp/ipm-bench-mq.XXXXXX)
+    mq_sizes=${mq_sizes:-"64 4Ki"}
+    run_mq() { # impl size pattern round
+        local impl=$1 b c cmd
+        b=$(bytes "$2")
+        c=$(counts "$3" "$b")
+        if [[ $impl == ipm ]]; then
+            cmd=("$bench" -S MqSender -R MqReceiver -e "mq://ipm-bench-mq-$$")
+        else
+            cmd=("$mq_raw" -e "mq://ipm-bench-mqraw-$$")
+        fi
+        # shellcheck disable=SC2086
+        if ! "${cmd[@]}" --json -s "$b" -p "$3" -W 100 $c 2>/dev/null |
+            sed "s/^{/{\"round\":$4,/" >>"$mq_out"; then
+            failed=1
+        fi
+    }
+    for ((r = 1; r <= rounds; r++)); do
+        for size in $mq_sizes; do
+            for pattern in throughput latency; do
+                for impl in ipm raw; do
+                    [[ -t 2 ]] && printf '\r\033[Kbench/run.sh: mq round %d: %s %s %s' \
+                        "$r" "$impl" "$size" "$pattern" >&2
+                    run_mq "$impl" "$size" "$pattern" "$r"
+                done
+            done
+        done
+    done
+    [[ -t 2 ]] && printf '\r\033[K' >&2
+    echo ""
+    awk -v md="$md" -v mode="$mode" '
+    function field(line, key) {
+        if (match(line, "\"" key "\":\"[^\"]*\"")) return substr(line, RSTART + length(key) + 4, RLENGTH - length(key) - 5)
+        if (match(line, "\"" key "\":[^,}]*")) return substr(line, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
+        return ""
+    }
+    function median(key,   n, i, j, t, v) {
+        n = cnt[key]; if (n == 0) return ""
+        for (i = 1; i <= n; i++) v[i] = val[key, i]
+        for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+        return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    function add(key, x) { cnt[key]++; val[key, cnt[key]] = x + 0 }
+    function rate(x) { if (x == "") return "—"; if (x >= 1e6) return sprintf("%.2f M", x / 1e6); if (x >= 1e3) return sprintf("%.1f k", x / 1e3); return sprintf("%.0f", x) }
+    function us(x) { if (x == "") return "—"; return x >= 100 ? sprintf("%.0f", x) : sprintf("%.1f", x) }
+    function ratio(p, b, target, higher,   i, a, z, r, key) {
+        key = "r" SUBSEP p SUBSEP b
+        for (i = 1; i <= maxround; i++) { a = rv[p, "ipm", b, i]; z = rv[p, "mq", b, i]; if (a != "" && z != "" && z > 0) add(key, a / z) }
+        r = median(key); if (r == "") return "—"
+        return sprintf("%.2fx%s", r, (higher ? r < target : r > target) ? " *" : "")
+    }
+    function human(b) { return b >= 1048576 ? (b / 1048576) " MiB" : b >= 1024 ? (b / 1024) " KiB" : b " B" }
+    function line(a, b, c, d, e, f, g) {
+        printf "%-10s%-10s %13s %13s %13s %13s %13s\n", a, b, c, d, e, f, g
+        if (md != "") print "| " a " | " b " | " c " | " d " | " e " | " f " | " g " |" >> md
+    }
+    {
+        if (field($0, "ok") != "true") { errors[++nerr] = $0; next }
+        impl = field($0, "impl"); p = field($0, "pattern"); b = field($0, "size") + 0
+        rnd = field($0, "round") + 0; if (rnd > maxround) maxround = rnd
+        sizes[b] = 1
+        if (p == "throughput") { add("thr" SUBSEP impl SUBSEP b, field($0, "msgs_per_s")); rv["thr", impl, b, rnd] = field($0, "msgs_per_s") }
+        else { add("p50" SUBSEP impl SUBSEP b, field($0, "lat_p50_us")); add("p99" SUBSEP impl SUBSEP b, field($0, "lat_p99_us")); rv["p50", impl, b, rnd] = field($0, "lat_p50_us") }
+        if (field($0, "lost") + 0 > 0) lost[impl " " b]++
+    }
+    END {
+        n = 0; for (b in sizes) B[++n] = b + 0
+        for (i = 2; i <= n; i++) { t = B[i]; for (j = i - 1; j >= 1 && B[j] > t; j--) B[j + 1] = B[j]; B[j + 1] = t }
+        print "MqSender -> MqReceiver vs raw mq_send/mq_receive (" mode "); targets: throughput >= 0.90x, latency p50 <= 1.10x raw"
+        if (md != "") { print "" >> md; print "**POSIX message queues** (MqSender → MqReceiver vs raw `mq_send`/`mq_receive`, same queue and wire form)" >> md; print "" >> md
+            print "| size | pattern | ipm | raw | ipm/raw | ipm p99 | raw p99 |" >> md; print "| --- | --- | ---: | ---: | ---: | ---: | ---: |" >> md }
+        printf "%-10s%-10s %13s %13s %13s %13s %13s\n", "size", "pattern", "ipm", "raw", "ipm/raw", "ipm p99", "raw p99"
+        for (i = 1; i <= n; i++) {
+            b = B[i]
+            line(human(b), "msg/s", rate(median("thr" SUBSEP "ipm" SUBSEP b)), rate(median("thr" SUBSEP "mq" SUBSEP b)), ratio("thr", b, 0.9, 1), "—", "—")
+            line(human(b), "p50 us", us(median("p50" SUBSEP "ipm" SUBSEP b)), us(median("p50" SUBSEP "mq" SUBSEP b)), ratio("p50", b, 1.1, 0),
+                 us(median("p99" SUBSEP "ipm" SUBSEP b)), us(median("p99" SUBSEP "mq" SUBSEP b)))
+        }
+        for (x in lost) print "LOST messages on a lossless pattern: mq " x
+        for (i = 1; i <= nerr; i++) print "FAILED: " errors[i]
+        if (nerr) exit 1
+    }' "$mq_out" || failed=1
+    ((keep)) && echo "raw mq JSON lines kept in $mq_out" || rm -f "$mq_out"
+fi
+# ------------------------------------------------------ end of POSIX mq rows
 [[ -n $md ]] && echo "markdown written to $md"
 ((keep)) && echo "raw JSON lines kept in $out"
 exit $failed

@@ -80,3 +80,9 @@ ipm_add_conformance(uds_abi_1_0 SENDER UdsSender RECEIVER UdsReceiver
                     ENDPOINT uds://${_ipm_conf_dir}/uds10.sock ARGS --unstated-max 100Ki
                     DEPENDS abi10_UdsSender abi10_UdsReceiver
                     ENVIRONMENT IPM_PLUGIN_PATH=${IPM_ABI_1_0_PLUGIN_DIR})
+
+if(TARGET ipm_MqSender)
+  ipm_add_conformance(mq SENDER MqSender RECEIVER MqReceiver
+                      ENDPOINT mq://ipm-conf-${_ipm_conf_tag}
+                      DEPENDS ipm_MqSender ipm_MqReceiver)
+endif()
