@@ -83,19 +83,12 @@ ipm_status ipm__mq_parse_config(const ipm_params *p, const char *type, bool rece
                              &out->max_message_size);
     if (st != IPM_OK) return st;
 
-    /* As the shm family: octal, and the owner keeps read and write. */
-    const char *perm = ipm_params_get_str(p, "permissions", "0600");
-    char *end = NULL;
-    errno = 0;
-    long mode = strtol(perm, &end, 8);
-    if (errno != 0 || end == perm || *end != '\0' || mode < 0 || mode > 0777 ||
-        (mode & 0600) != 0600)
-        return ipm_set_error(
-            IPM_ECONFIG,
-            "%s %s: key 'permissions': '%s' is not an octal mode between "
-            "0600 and 0777 (the owner needs read and write)",
-            type, out->endpoint, perm);
-    out->mode = (unsigned)mode;
+    /* The rule of every family's key: the owner keeps read and write. */
+    st = ipm_params_get_mode(p, "permissions", 0600, 0600, &out->mode);
+    if (st != IPM_OK) {
+        ipm_prefix_error("%s %s", type, out->endpoint);
+        return st;
+    }
     return ipm_params_get_bool(p, "keep_queue", false, &out->keep_queue);
 }
 
