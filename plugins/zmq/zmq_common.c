@@ -298,6 +298,32 @@ ipm_status ipm__zmq_bind(ipm_zmq *z, const char *endpoint, unsigned ipc_mode)
     return bind_failed(z, endpoint, tried[0] ? tried : NULL, err);
 }
 
+/* A host name that does not resolve is a mistake to report at connect:
+ * ZeroMQ would retry it in the background for ever, and the only symptom
+ * would be sends timing out. A temporary resolver failure (EAI_AGAIN) is
+ * not final, so the connect goes ahead and ZeroMQ keeps retrying. May block
+ * for the lookup, as connect may. */
+static ipm_status check_resolves(const ipm_zmq *z, const char *endpoint, const char *host)
+{
+    if (bindable_as_is(host)) return IPM_OK;
+    struct addrinfo hints = {.ai_flags = AI_ADDRCONFIG, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (res) freeaddrinfo(res);
+    if (rc == 0) return IPM_OK;
+    if (rc == EAI_AGAIN) {
+        ipm_log(IPM_LOG_WARN,
+                "%s: host '%s' of '%s' cannot be resolved now (%s); ZeroMQ "
+                "keeps trying",
+                z->plugin, host, endpoint, gai_strerror(rc));
+        return IPM_OK;
+    }
+    return ipm_set_error(IPM_ECONNECT,
+                         "%s: cannot connect to '%s': host '%s' cannot be "
+                         "resolved (%s)",
+                         z->plugin, endpoint, host, gai_strerror(rc));
+}
+
 ipm_status ipm__zmq_connect(ipm_zmq *z, const char *endpoint)
 {
     ipm_status st = check_tcp_port(z, endpoint, "connect to");
@@ -307,6 +333,7 @@ ipm_status ipm__zmq_connect(ipm_zmq *z, const char *endpoint)
          * subscriber can reach IPv4 and IPv6 publishers. */
         char host[256];
         st = tcp_host(z, endpoint, "connect to", host, sizeof host);
+        if (st == IPM_OK) st = check_resolves(z, endpoint, host);
         if (st == IPM_OK) st = set_ipv6(z, endpoint, is_ipv6_literal(host));
         if (st != IPM_OK) return st;
     }
@@ -358,11 +385,10 @@ const char *ipm__zmq_endpoint(const void *state)
     return z->connected ? z->endpoint : NULL;
 }
 
-const ipm_limits ipm__zmq_limits = {
-    IPM_LIMIT_NONE, IPM_LIMIT_NONE,
-    IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_CROSS_HOST | IPM_FEATURE_FAN_IN |
-        IPM_FEATURE_MULTI_PUBLISHER,
-    0};
+const ipm_limits ipm__zmq_limits = {IPM_LIMIT_NONE, IPM_LIMIT_NONE,
+                                    IPM_FEATURE_CROSS_PROCESS | IPM_FEATURE_CROSS_HOST |
+                                        IPM_FEATURE_FAN_IN | IPM_FEATURE_MULTI_PUBLISHER,
+                                    0};
 
 const char *const ipm__zmq_settings[] = {"zmq_io_threads", "zmq_max_sockets", NULL};
 
