@@ -141,8 +141,22 @@ void ipm__loans_forget_all(ipm_sender *s);
  * IPM_BLOCK (the only negative timeout). */
 ipm_status ipm__bad_timeout(const char *fn, int timeout_ms);
 
-/* sender.c: count one sent message of size bytes on s. */
-void ipm__sender_count(ipm_sender *s, size_t size);
+/* Stats counters are written by the one thread that uses the object and
+ * read by any: a relaxed load and store, no locked instruction on the hot
+ * path. */
+static inline void ipm__count(_Atomic uint64_t *counter, uint64_t by)
+{
+    atomic_store_explicit(counter,
+                          atomic_load_explicit(counter, memory_order_relaxed) + by,
+                          memory_order_relaxed);
+}
+
+/* One message of size bytes sent by s (ipm_send and ipm_send_loan). */
+static inline void ipm__sender_count(ipm_sender *s, size_t size)
+{
+    ipm__count(&s->messages, 1);
+    ipm__count(&s->bytes, size);
+}
 
 /* settings.c: process-wide [ipm] settings and extra plugin directories. */
 void ipm__setting_set(const char *key, const char *value);
@@ -165,15 +179,12 @@ void ipm__callback_finish(struct ipm_callback_worker *w);
  * worker's memory without joining or touching its locks. */
 void ipm__callback_forget(struct ipm_callback_worker *w);
 
-/* receiver.c: receive through the plugin, tag the message for release and
+/* message.c: receive through the plugin, tag the message for release and
  * count it; the caller has done the state checks. */
 ipm_status ipm__receive_raw(ipm_receiver *r, ipm_message *msg, int timeout_ms);
 
-/* open.c: subscribe r to each comma-separated topic of p's `topics` key
- * (present but empty: all; absent: none);
- * create and connect from params with a `type` key (receivers also
+/* open.c: create and connect from params with a `type` key (receivers also
  * subscribe to `topics`). */
-ipm_status ipm__subscribe_list(ipm_receiver *r, const ipm_params *p);
 ipm_status ipm__sender_from_params(const ipm_params *p, ipm_sender **out);
 ipm_status ipm__receiver_from_params(const ipm_params *p, ipm_receiver **out);
 

@@ -7,20 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-ipm_status ipm__subscribe_list(ipm_receiver *r, const ipm_params *p)
-{
-    char **topics;
-    size_t n;
-    ipm_status st = ipm_params_get_list(p, "topics", &topics, &n);
-    if (st != IPM_OK || !topics) return st;
-    /* A present but empty `topics` means every topic. */
-    st = n == 0 ? ipm_subscribe(r, "") : IPM_OK;
-    for (size_t i = 0; st == IPM_OK && i < n; i++)
-        st = ipm_subscribe(r, topics[i]);
-    free(topics);
-    return st;
-}
-
 static ipm_status type_of(const ipm_params *p, const char **type)
 {
     *type = ipm_params_get(p, "type");

@@ -1,5 +1,6 @@
 /* receiver.c — ipm_receiver: the checks of API.md §3 around a plugin's
- * receive, message release, subscriptions and stats. */
+ * receive (message.c does the receive itself), subscriptions, the topics
+ * key, callbacks' registration and stats. */
 #define _GNU_SOURCE
 #include "internal.h"
 
@@ -7,14 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The core keeps the plugin that filled a message in opaque_[3] so that
- * ipm_message_release needs nothing but the message, and the process's fork
- * generation in opaque_[2]: a message received before a fork is released
- * by the plugin in the parent only (for shm, a release gives room back to
- * the sender, and two releases of one message would give it twice). */
-#define MSG_GENERATION_SLOT 2
-#define MSG_PLUGIN_SLOT 3
 
 static ipm_status create(const char *type, unsigned roles, const char *want,
                          ipm_receiver **out)
@@ -61,6 +54,22 @@ ipm_status ipm_subscriber_create(const char *type, ipm_receiver **out)
     return create(type, 1u << IPM_ROLE_SUBSCRIBER, "a subscriber", out);
 }
 
+/* Subscribe r to each comma-separated topic of p's `topics` key (present
+ * but empty: every topic; absent: none). */
+static ipm_status subscribe_topics(ipm_receiver *r, const ipm_params *p)
+{
+    char **topics;
+    size_t n;
+    ipm_status st = ipm_params_get_list(p, "topics", &topics, &n);
+    if (st != IPM_OK || !topics) return st;
+    /* A present but empty `topics` means every topic. */
+    st = n == 0 ? ipm_subscribe(r, "") : IPM_OK;
+    for (size_t i = 0; st == IPM_OK && i < n; i++)
+        st = ipm_subscribe(r, topics[i]);
+    free(topics);
+    return st;
+}
+
 ipm_status ipm_receiver_connect(ipm_receiver *r, const ipm_params *p)
 {
     if (!r || !p)
@@ -84,7 +93,7 @@ ipm_status ipm_receiver_connect(ipm_receiver *r, const ipm_params *p)
     }
     /* The `topics` key subscribes however the receiver was connected, so a
      * connection described in an INI file means the same everywhere. */
-    if ((st = ipm__subscribe_list(r, p)) != IPM_OK) {
+    if ((st = subscribe_topics(r, p)) != IPM_OK) {
         free(hint);
         return st;
     }
@@ -111,35 +120,6 @@ const char *ipm_receiver_endpoint(const ipm_receiver *r)
 bool ipm_receiver_can_receive(const ipm_receiver *r)
 {
     return r && atomic_load(&r->connected) && !atomic_load(&r->cb_registered);
-}
-
-static void bump(_Atomic uint64_t *counter, uint64_t by)
-{
-    /* One receiving thread at a time writes; any thread may read. */
-    atomic_store_explicit(counter,
-                          atomic_load_explicit(counter, memory_order_relaxed) + by,
-                          memory_order_relaxed);
-}
-
-/* Receive through the plugin and record what the core needs. Shared by
- * ipm_receive and the callback thread; checks are done by the caller. */
-ipm_status ipm__receive_raw(ipm_receiver *r, ipm_message *msg, int timeout_ms)
-{
-    memset(msg, 0, sizeof *msg);
-    ipm_status st = r->plugin->ops->receive(r->state, msg, timeout_ms);
-    if (st != IPM_OK) {
-        memset(msg, 0, sizeof *msg);
-        return st;
-    }
-    if (!msg->metadata) {
-        msg->metadata = "";
-        msg->metadata_size = 0;
-    }
-    msg->opaque_[MSG_PLUGIN_SLOT] = (void *)(uintptr_t)r->plugin;
-    msg->opaque_[MSG_GENERATION_SLOT] = (void *)(uintptr_t)r->owner.generation;
-    bump(&r->messages, 1);
-    bump(&r->bytes, msg->size);
-    return IPM_OK;
 }
 
 static ipm_status check_receive(ipm_receiver *r, ipm_message *msg, int timeout_ms,
@@ -269,16 +249,6 @@ ipm_status ipm_receive_exact(ipm_receiver *r, ipm_message *msg, int timeout_ms,
             "required; the message is consumed and must still be released",
             msg->size, r->plugin->name, required_size);
     return st;
-}
-
-void ipm_message_release(ipm_message *msg)
-{
-    if (!msg) return;
-    const ipm_plugin *pl = msg->opaque_[MSG_PLUGIN_SLOT];
-    unsigned gen = (unsigned)(uintptr_t)msg->opaque_[MSG_GENERATION_SLOT];
-    if (pl && gen == atomic_load_explicit(&ipm__fork_generation, memory_order_relaxed))
-        pl->ops->release(msg);
-    memset(msg, 0, sizeof *msg);
 }
 
 static ipm_status subscription(ipm_receiver *r, const char *topic, bool on)

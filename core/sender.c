@@ -66,21 +66,6 @@ bool ipm_sender_can_send(const ipm_sender *s)
     return s && s->connected;
 }
 
-/* Counters are written by the one thread that uses the sender and read by any:
- * a relaxed load and store avoids a locked instruction on the hot path. */
-static void bump(_Atomic uint64_t *counter, uint64_t by)
-{
-    atomic_store_explicit(counter,
-                          atomic_load_explicit(counter, memory_order_relaxed) + by,
-                          memory_order_relaxed);
-}
-
-void ipm__sender_count(ipm_sender *s, size_t size)
-{
-    bump(&s->messages, 1);
-    bump(&s->bytes, size);
-}
-
 ipm_status ipm_send(ipm_sender *s, const void *data, size_t size, int timeout_ms,
                     const char *metadata)
 {
