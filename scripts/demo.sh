@@ -141,6 +141,11 @@ if has ShmPublisher && has ShmSubscriber; then
         "type=ShmPublisher; connection_string=shm://ipm-demo-pub-$$" \
         "type=ShmSubscriber; connection_string=@ENDPOINT@" "--topic tp"
 fi
+if has MqSender && has MqReceiver; then
+    pair "MqSender -> MqReceiver over a POSIX message queue" receiver-first \
+        "type=MqSender; connection_string=@ENDPOINT@" \
+        "type=MqReceiver; connection_string=mq://ipm-demo-$$" "--topic run42"
+fi
 say "(inproc:// joins threads of one process, so it is shown by the benchmark below)"
 
 # A Python subscriber (python/examples/subscriber.py, the ipm package over
