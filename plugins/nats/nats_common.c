@@ -188,7 +188,8 @@ ipm_status ipm__nats_check_common(const char *plugin, const ipm_params *p)
 /* Apply the options of p to o. */
 static natsStatus set_options(natsOptions *o, const char *plugin, const ipm_params *p,
                               const ipm_nats_endpoint *e, long long timeout,
-                              natsErrHandler err_cb, void *closure, const char **what)
+                              natsErrHandler err_cb, void *closure, unsigned flags,
+                              const char **what)
 {
     natsStatus s;
     if ((s = natsOptions_SetServers(o, (const char **)e->servers, e->nservers)) !=
@@ -205,6 +206,8 @@ static natsStatus set_options(natsOptions *o, const char *plugin, const ipm_para
     natsOptions_SetPingInterval(o, IPM_NATS_PING_INTERVAL_MS);
     natsOptions_SetMaxPingsOut(o, IPM_NATS_MAX_PINGS_OUT);
     natsOptions_SetName(o, plugin);
+    /* 1 byte: nothing fits, a publish while reconnecting fails at once. */
+    if (flags & IPM_NATS_NO_RECONNECT_BUFFER) natsOptions_SetReconnectBufSize(o, 1);
     if (err_cb != NULL) natsOptions_SetErrorHandler(o, err_cb, closure);
 
     const char *user = ipm_params_get(p, "user");
@@ -232,7 +235,7 @@ static natsStatus set_options(natsOptions *o, const char *plugin, const ipm_para
 
 ipm_status ipm__nats_connect(const char *plugin, const ipm_params *p,
                              const ipm_nats_endpoint *e, natsErrHandler err_cb,
-                             void *closure, natsConnection **out)
+                             void *closure, unsigned flags, natsConnection **out)
 {
     *out = NULL;
     ipm_status st = ipm__nats_check_common(plugin, p);
@@ -245,7 +248,7 @@ ipm_status ipm__nats_connect(const char *plugin, const ipm_params *p,
     natsStatus s = natsOptions_Create(&o);
     if (s != NATS_OK) return ipm__nats_error(IPM_ENOMEM, plugin, cs, "create options", s);
     const char *what = NULL;
-    s = set_options(o, plugin, p, e, timeout, err_cb, closure, &what);
+    s = set_options(o, plugin, p, e, timeout, err_cb, closure, flags, &what);
     if (s != NATS_OK) {
         natsOptions_Destroy(o);
         return ipm__nats_error(IPM_ECONFIG, plugin, cs, what, s);
@@ -276,7 +279,9 @@ ipm_status ipm__nats_hand_over(natsMsg *m, const char *meta, size_t len, ipm_mes
     memcpy(h->meta, meta, len);
     h->meta[len] = '\0';
     int n = natsMsg_GetDataLength(m);
-    msg->data = n > 0 ? natsMsg_GetData(m) : NULL;
+    /* An empty message still gets a valid pointer (callers may pass it to
+     * memcmp with size 0). */
+    msg->data = n > 0 ? (const void *)natsMsg_GetData(m) : (const void *)h->meta;
     msg->size = n > 0 ? (size_t)n : 0;
     msg->metadata = h->meta;
     msg->metadata_size = len;

@@ -84,7 +84,13 @@ ipm_status ipm__nats_check_common(const char *plugin, const ipm_params *p);
  * reason; IPM_ECONFIG for a bad key. Blocks at most for the timeout. */
 ipm_status ipm__nats_connect(const char *plugin, const ipm_params *p,
                              const ipm_nats_endpoint *e, natsErrHandler err_cb,
-                             void *closure, natsConnection **out);
+                             void *closure, unsigned flags, natsConnection **out);
+
+/* flags of ipm__nats_connect: publish nothing while reconnecting (cnats
+ * would otherwise keep it in an 8 MiB buffer and send it after the
+ * reconnect, so that a JetStream send that timed out could still be stored
+ * later, behind the caller's back). */
+#define IPM_NATS_NO_RECONNECT_BUFFER 1u
 
 /* Set an error "<plugin> <endpoint>: cannot <what>: <cnats text>" with
  * status st and return st. */

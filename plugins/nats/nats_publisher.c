@@ -52,7 +52,7 @@ static ipm_status pub_connect(void *state, const ipm_params *params)
     if (p->endpoint == NULL)
         st = ipm_set_error(IPM_ENOMEM, "NatsPublisher: out of memory");
     if (st == IPM_OK)
-        st = ipm__nats_connect("NatsPublisher", params, &p->ep, NULL, NULL, &p->nc);
+        st = ipm__nats_connect("NatsPublisher", params, &p->ep, NULL, NULL, 0, &p->nc);
     if (st != IPM_OK) {
         ipm__nats_endpoint_free(&p->ep);
         free(p->endpoint);

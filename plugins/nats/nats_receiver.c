@@ -42,8 +42,9 @@
  * message again (it matters only for a message lost in flight with nothing
  * after it to reveal the gap). */
 #define ACK_WAIT_MS 5000
-/* Longest single fetch of a receive that blocks forever. */
-#define BLOCK_FETCH_MS 10000
+/* Longest single fetch: a pull request sent on a connection that then died
+ * is never answered, so a long receive asks again at least this often. */
+#define MAX_FETCH_MS 1000
 /* Consecutive fetch failures (not timeouts) after which the consumer is
  * recreated: it may have been lost with a server. */
 #define RESET_AFTER_FAILURES 3
@@ -273,7 +274,7 @@ static ipm_status receive_inner(nats_receiver *r, ipm_message *msg, int timeout_
                                  "NatsReceiver %s: nothing received within %d ms",
                                  r->j.endpoint, timeout_ms);
         tried = true;
-        int wait = left < 0 ? BLOCK_FETCH_MS : left;
+        int wait = left < 0 || left > MAX_FETCH_MS ? MAX_FETCH_MS : left;
         if (atomic_load(&r->closing)) return closed_error();
         natsStatus s = fetch(r, wait);
         if (atomic_load(&r->closing)) return closed_error();

@@ -9,7 +9,11 @@
  * id again until it is acknowledged or the timeout ends; the stream's
  * duplicate window (2 minutes) stores it once however often it came. A send
  * that ends in IPM_ETIMEDOUT is not confirmed: the stream may still hold it
- * (its acknowledgement was lost), which the README states.
+ * (its acknowledgement was lost, or cnats wrote it to the socket before the
+ * server died and writes it again after the reconnect). So the sender keeps
+ * the id of its last unconfirmed message with a hash of its bytes and
+ * metadata: sending the same message again, as an application retrying a
+ * timed-out send does, reuses the id, and the stream stores it once.
  * IPM_NO_BLOCK makes one attempt that waits for its acknowledgement up to
  * NO_BLOCK_ACK_MS: a broker's confirmation takes a round trip.
  * Keys: the common ones, replicas (default 1), stream.
@@ -22,6 +26,11 @@
 #include <string.h>
 
 #define NO_BLOCK_ACK_MS 1000
+/* Longest wait for one attempt's acknowledgement. A publish written to a
+ * connection that then died is never answered; waiting for it no longer
+ * than this leaves time to publish again (same id) through the next server
+ * within the caller's timeout. */
+#define ATTEMPT_ACK_MS 1000
 /* Pause before publishing again after an immediate failure (no responders:
  * the stream has no leader for a moment). */
 #define RETRY_PAUSE_MS 20
@@ -31,6 +40,10 @@ typedef struct nats_sender {
     char id[64]; /* this sender's unique prefix for Nats-Msg-Id */
     uint64_t counter;
     uint64_t max_payload;
+    /* The last send that timed out: its id and a hash of what it sent. */
+    bool pending;
+    uint64_t pending_hash;
+    char pending_id[96];
 } nats_sender;
 
 static ipm_status sender_create(void **state)
@@ -75,6 +88,21 @@ static const char *sender_endpoint(const void *state)
     return s->j.nc ? s->j.endpoint : NULL;
 }
 
+/* FNV-1a over the sizes, the metadata and the data. */
+static uint64_t message_hash(const void *data, size_t size, const char *metadata,
+                             size_t metadata_size)
+{
+    uint64_t h = 14695981039346656037ull;
+    const unsigned char *parts[2] = {(const unsigned char *)metadata, data};
+    size_t lens[2] = {metadata_size, size};
+    for (int k = 0; k < 2; k++) {
+        h = (h ^ lens[k]) * 1099511628211ull;
+        for (size_t i = 0; i < lens[k]; i++)
+            h = (h ^ parts[k][i]) * 1099511628211ull;
+    }
+    return h;
+}
+
 static ipm_status build(nats_sender *s, const void *data, size_t size,
                         const char *metadata, size_t metadata_size, natsMsg **out)
 {
@@ -114,7 +142,13 @@ static ipm_status sender_send(void *state, const void *data, size_t size,
     ipm_status st = build(s, data, size, metadata, metadata_size, &m);
     if (st != IPM_OK) return st;
     char id[96];
-    snprintf(id, sizeof id, "%s-%llu", s->id, (unsigned long long)++s->counter);
+    bool again = s->pending &&
+                 message_hash(data, size, metadata, metadata_size) == s->pending_hash;
+    s->pending = false;
+    if (again)
+        memcpy(id, s->pending_id, sizeof id);
+    else
+        snprintf(id, sizeof id, "%s-%llu", s->id, (unsigned long long)++s->counter);
 
     int64_t deadline = ipm_deadline_ns(timeout_ms);
     natsStatus ns;
@@ -124,7 +158,7 @@ static ipm_status sender_send(void *state, const void *data, size_t size,
         jsPubOptions_Init(&po);
         po.MsgId = id;
         int left = timeout_ms == 0 ? NO_BLOCK_ACK_MS : ipm_remaining_ms(deadline);
-        po.MaxWait = left < 0 ? 5000 : left == 0 ? 1 : left;
+        po.MaxWait = left < 0 || left > ATTEMPT_ACK_MS ? ATTEMPT_ACK_MS : left == 0 ? 1 : left;
         jsPubAck *pa = NULL;
         jerr = 0;
         ns = js_PublishMsg(&pa, s->j.js, m, &po, &jerr);
@@ -142,12 +176,17 @@ static ipm_status sender_send(void *state, const void *data, size_t size,
     if (ns == NATS_OK) return IPM_OK;
     if (ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS ||
         ns == NATS_CONNECTION_DISCONNECTED || ns == NATS_NOT_YET_CONNECTED ||
-        ns == NATS_INSUFFICIENT_BUFFER || jerr == 503)
+        ns == NATS_INSUFFICIENT_BUFFER || jerr == 503) {
+        s->pending = true;
+        s->pending_hash = message_hash(data, size, metadata, metadata_size);
+        memcpy(s->pending_id, id, sizeof id);
         return ipm_set_error(IPM_ETIMEDOUT,
                              "NatsSender %s: stream '%s' did not acknowledge the message "
-                             "within %d ms (%s); it may still have been stored",
+                             "within %d ms (%s); it may still be stored: send the same "
+                             "message again and it is stored once",
                              s->j.endpoint, s->j.stream, timeout_ms,
                              natsStatus_GetText(ns));
+    }
     if (ns == NATS_MAX_PAYLOAD)
         return ipm__nats_error(IPM_ETOOBIG, "NatsSender", s->j.endpoint, "publish", ns);
     char what[160];

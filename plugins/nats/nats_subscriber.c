@@ -195,6 +195,7 @@ static ipm_status sync_conn(nats_sub *s, conn *c)
 {
     ipm_status st = subs_room(c, s->ntopics + 1);
     if (st != IPM_OK) return st;
+    bool changed = false;
     for (size_t i = 0; i < c->subs_cap; i++)
         if (c->subs[i] != NULL && (i >= s->ntopics || covered(s, i)))
             drop_sub(&c->subs[i]);
@@ -220,7 +221,11 @@ static ipm_status sync_conn(nats_sub *s, conn *c)
             return ipm__nats_error(IPM_ESYS, "NatsSubscriber", c->text, "subscribe", ns);
         }
         c->subs[i] = sub;
+        changed = true;
     }
+    /* When subscribe returns, the server has the subscription: a message
+     * published after that (through this server) is delivered. */
+    if (changed) natsConnection_FlushTimeout(c->nc, 2000);
     return IPM_OK;
 }
 
@@ -328,7 +333,7 @@ static ipm_status sub_connect(void *state, const ipm_params *p)
         if (st == IPM_OK && (c->text = strdup(eps[i])) == NULL)
             st = ipm_set_error(IPM_ENOMEM, "NatsSubscriber: out of memory");
         if (st == IPM_OK)
-            st = ipm__nats_connect("NatsSubscriber", q, &c->ep, NULL, NULL, &c->nc);
+            st = ipm__nats_connect("NatsSubscriber", q, &c->ep, NULL, NULL, 0, &c->nc);
         s->nconns++;
         if (st == IPM_OK) st = sync_conn(s, c);
         ipm_params_free(q);
