@@ -47,7 +47,8 @@ static int leader_index(void)
     natsOptions_Create(&o);
     natsOptions_SetServers(o, servers, cl.n);
     natsOptions_SetTimeout(o, 2000);
-    if (natsConnection_Connect(&nc, o) != NATS_OK) fail_msg("cannot connect to the cluster");
+    if (natsConnection_Connect(&nc, o) != NATS_OK)
+        fail_msg("cannot connect to the cluster");
     natsOptions_Destroy(o);
     jsCtx *js = NULL;
     natsConnection_JetStream(&js, nc, NULL);
@@ -75,7 +76,8 @@ static void test_leader_killed_mid_stream(void **state)
     char ep[256], rspec[400], sspec[400];
     nt_endpoint(ep, sizeof ep, all, 3, "ipm.t.failover");
     snprintf(rspec, sizeof rspec,
-             "type=NatsReceiver; connection_string=%s; replicas=3; stream=%s", ep, STREAM);
+             "type=NatsReceiver; connection_string=%s; replicas=3; stream=%s", ep,
+             STREAM);
     snprintf(sspec, sizeof sspec,
              "type=NatsSender; connection_string=%s; replicas=3; stream=%s", ep, STREAM);
     ipm_receiver *r = NULL;
@@ -124,7 +126,8 @@ int main(int argc, char **argv)
 {
     nt_main_hook(argc, argv);
     if (nt_server_path() == NULL) {
-        printf("SKIP: nats-server is not installed (Debian: apt-get install nats-server)\n");
+        printf(
+            "SKIP: nats-server is not installed (Debian: apt-get install nats-server)\n");
         return 77;
     }
     const struct CMUnitTest tests[] = {

@@ -80,8 +80,8 @@ static void test_prefix(void **state)
     IPM_ASSERT_OK(ipm_subscribe(ab, "ab"));
     IPM_ASSERT_OK(ipm_subscribe(ab, "a")); /* covers "ab": once, not twice */
     ipm_sender *pub = open_pub("ipm.t.prefix");
-    static const char *const topics[] = {"tp", "tpc", "t", "hsi", "", "ab", "abc", "a",
-                                         "x\ny"};
+    static const char *const topics[] = {"tp", "tpc", "t", "hsi", "",
+                                         "ab", "abc", "a", "x\ny"};
     for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++)
         IPM_ASSERT_OK(ipm_send(pub, "d", 1, 1000, topics[i]));
     char got[512];
@@ -196,7 +196,8 @@ static void test_absent_server(void **state)
 {
     (void)state;
     char spec[200];
-    snprintf(spec, sizeof spec, "type=NatsSubscriber; connection_string=nats://127.0.0.1:%d/x",
+    snprintf(spec, sizeof spec,
+             "type=NatsSubscriber; connection_string=nats://127.0.0.1:%d/x",
              nt_free_port());
     ipm_receiver *r = NULL;
     double t0 = nt_now_ms();
@@ -204,10 +205,12 @@ static void test_absent_server(void **state)
     assert_null(r);
     assert_true(nt_now_ms() - t0 < 3000);
     /* A bad endpoint is a configuration error naming it. */
-    IPM_ASSERT_ERR(ipm_receiver_open("type=NatsSubscriber; connection_string=nats://h:1/a..b", &r),
-                   IPM_ECONFIG, "empty token");
-    IPM_ASSERT_ERR(ipm_receiver_open("type=NatsSubscriber; connection_string=nats://h:99999/a", &r),
-                   IPM_ECONFIG, "1..65535");
+    IPM_ASSERT_ERR(
+        ipm_receiver_open("type=NatsSubscriber; connection_string=nats://h:1/a..b", &r),
+        IPM_ECONFIG, "empty token");
+    IPM_ASSERT_ERR(
+        ipm_receiver_open("type=NatsSubscriber; connection_string=nats://h:99999/a", &r),
+        IPM_ECONFIG, "1..65535");
 }
 
 int main(int argc, char **argv)
@@ -215,7 +218,8 @@ int main(int argc, char **argv)
     (void)argc;
     (void)argv;
     if (nt_server_path() == NULL) {
-        printf("SKIP: nats-server is not installed (Debian: apt-get install nats-server)\n");
+        printf(
+            "SKIP: nats-server is not installed (Debian: apt-get install nats-server)\n");
         return 77;
     }
     const struct CMUnitTest tests[] = {

@@ -153,7 +153,8 @@ static void test_absent_server(void **state)
     IPM_ASSERT_ERR(ipm_sender_open(spec, &s), IPM_ECONNECT, "cannot connect");
     assert_true(nt_now_ms() - t0 < 3000);
     snprintf(spec, sizeof spec,
-             "type=NatsReceiver; connection_string=nats://127.0.0.1:%d/ipm.t.absent", port);
+             "type=NatsReceiver; connection_string=nats://127.0.0.1:%d/ipm.t.absent",
+             port);
     ipm_receiver *r = NULL;
     IPM_ASSERT_ERR(ipm_receiver_open(spec, &r), IPM_ECONNECT, "cannot connect");
 
@@ -174,7 +175,8 @@ static void test_absent_server(void **state)
     IPM_ASSERT_ERR(ipm_receiver_open(spec, &r), IPM_ECONNECT, "connect_timeout_ms=300");
     double took = nt_now_ms() - t0;
     close(fd);
-    if (took < 290 || took > 3000) fail_msg("connect gave up after %.0f ms, timeout 300", took);
+    if (took < 290 || took > 3000)
+        fail_msg("connect gave up after %.0f ms, timeout 300", took);
     assert_null(r);
 }
 
@@ -182,7 +184,8 @@ int main(int argc, char **argv)
 {
     nt_main_hook(argc, argv);
     if (nt_server_path() == NULL) {
-        printf("SKIP: nats-server is not installed (Debian: apt-get install nats-server)\n");
+        printf(
+            "SKIP: nats-server is not installed (Debian: apt-get install nats-server)\n");
         return 77;
     }
     const struct CMUnitTest tests[] = {

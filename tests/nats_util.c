@@ -125,7 +125,9 @@ static void spawn(nt_server *s)
             s->pid = 0;
             fail_msg("nats-server %s exited at start (see %s)", s->name, log);
         }
-        if (nt_now_ms() > end) fail_msg("nats-server %s does not accept on port %d within 10 s", s->name, s->port);
+        if (nt_now_ms() > end)
+            fail_msg("nats-server %s does not accept on port %d within 10 s", s->name,
+                     s->port);
         sleep_ms(20);
     }
 }
@@ -140,7 +142,8 @@ static void write_conf(nt_server *s, const char *routes, const char *extra)
             "jetstream { store_dir: \"%s/js\" }\n",
             s->name, s->port, s->dir);
     if (s->cluster_port)
-        fprintf(f, "cluster { name: ipmtest\n host: 127.0.0.1\n port: %d\n routes: [%s] }\n",
+        fprintf(f,
+                "cluster { name: ipmtest\n host: 127.0.0.1\n port: %d\n routes: [%s] }\n",
                 s->cluster_port, routes);
     if (extra) fprintf(f, "%s\n", extra);
     fclose(f);
@@ -232,7 +235,9 @@ void nt_cluster_start(nt_cluster *c)
         ipm_status st = ipm_sender_open(spec, &s);
         ipm_sender_destroy(s);
         if (st == IPM_OK) break;
-        if (nt_now_ms() > end) fail_msg("the cluster has no JetStream leader after 20 s: %s", ipm_last_error());
+        if (nt_now_ms() > end)
+            fail_msg("the cluster has no JetStream leader after 20 s: %s",
+                     ipm_last_error());
         sleep_ms(200);
     }
 }

@@ -21,7 +21,7 @@ typedef struct nt_server {
     int cluster_port; /* route port, 0 if not clustered */
     char dir[128];    /* store and log directory */
     char name[32];
-    char conf[160];   /* config file, "" if none */
+    char conf[160]; /* config file, "" if none */
 } nt_server;
 
 typedef struct nt_cluster {

@@ -158,7 +158,9 @@ static ipm_status sender_send(void *state, const void *data, size_t size,
         jsPubOptions_Init(&po);
         po.MsgId = id;
         int left = timeout_ms == 0 ? NO_BLOCK_ACK_MS : ipm_remaining_ms(deadline);
-        po.MaxWait = left < 0 || left > ATTEMPT_ACK_MS ? ATTEMPT_ACK_MS : left == 0 ? 1 : left;
+        po.MaxWait = left < 0 || left > ATTEMPT_ACK_MS ? ATTEMPT_ACK_MS
+                     : left == 0                       ? 1
+                                                       : left;
         jsPubAck *pa = NULL;
         jerr = 0;
         ns = js_PublishMsg(&pa, s->j.js, m, &po, &jerr);

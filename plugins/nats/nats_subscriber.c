@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include "nats_common.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -210,7 +211,7 @@ static ipm_status sync_conn(nats_sub *s, conn *c)
         natsSubscription *sub = NULL;
         natsStatus ns = natsConnection_Subscribe(&sub, c->nc, s->subject, on_msg, s->in);
         if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(sub, on_complete, s->in);
-        if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(sub, -1, -1);
+        if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(sub, 1 << 30, INT_MAX);
         if (ns != NATS_OK) {
             if (sub != NULL) {
                 natsSubscription_Unsubscribe(sub);
@@ -240,13 +241,15 @@ static ipm_status sync_all(nats_sub *s)
 
 static void conn_close(conn *c)
 {
+    /* The connection first: its reader thread stops, and closing it closes
+     * every subscription (each runs its on-complete callback). cnats 3.4's
+     * reader can crash on a subscription unsubscribed while it is still
+     * parsing a burst of messages for it. */
+    if (c->nc != NULL) natsConnection_Close(c->nc);
     for (size_t i = 0; i < c->subs_cap; i++)
-        drop_sub(&c->subs[i]);
+        if (c->subs[i] != NULL) natsSubscription_Destroy(c->subs[i]);
     free(c->subs);
-    if (c->nc != NULL) {
-        natsConnection_Close(c->nc);
-        natsConnection_Destroy(c->nc);
-    }
+    if (c->nc != NULL) natsConnection_Destroy(c->nc);
     ipm__nats_endpoint_free(&c->ep);
     free(c->text);
     memset(c, 0, sizeof *c);
