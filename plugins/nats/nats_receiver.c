@@ -49,6 +49,12 @@
  * recreated: it may have been lost with a server. */
 #define RESET_AFTER_FAILURES 3
 #define RETRY_PAUSE_MS 20
+/* Fetching nothing for this long while the consumer has messages pending
+ * (not yet delivered, or delivered and not acknowledged: deliveries or
+ * acknowledgements lost with a connection) restarts the consumer, instead
+ * of waiting out the acknowledgement wait or a consumer stuck at its
+ * limit of unacknowledged messages. */
+#define STALL_MS 1500
 
 typedef struct nats_receiver {
     ipm_nats_js j;
@@ -59,6 +65,7 @@ typedef struct nats_receiver {
     uint64_t last;
     bool resync; /* accept the next message whatever its sequence */
     int failures;
+    int64_t active_ns; /* last delivery, reset or stall check */
     /* destroy from another thread while a receive waits: it sets closing,
      * closes the connection (which ends the fetch) and waits until busy is
      * 0, so the receive never touches freed state. */
@@ -154,7 +161,33 @@ static ipm_status reset_consumer(nats_receiver *r)
                                "subscribe to the consumer", s);
     r->resync = true;
     r->failures = 0;
+    r->active_ns = ipm_now_ns();
     return IPM_OK;
+}
+
+/* Called after a fetch that brought nothing: restart the consumer if it
+ * has been idle for STALL_MS with messages pending. */
+static void check_stall(nats_receiver *r)
+{
+    int64_t now = ipm_now_ns();
+    if (now - r->active_ns < (int64_t)STALL_MS * 1000000) return;
+    r->active_ns = now;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 1000;
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetConsumerInfo(&ci, r->j.js, r->j.stream, r->durable, &jo, &jerr);
+    bool stuck = s != NATS_OK || ci->NumPending > 0 || ci->NumAckPending > 0;
+    if (s == NATS_OK)
+        ipm_log(IPM_LOG_INFO,
+                "NatsReceiver %s: idle %d ms: consumer has %llu pending, %lld unacknowledged, "
+                "%lld waiting requests%s",
+                r->j.endpoint, STALL_MS, (unsigned long long)ci->NumPending,
+                (long long)ci->NumAckPending, (long long)ci->NumWaiting,
+                stuck ? ": restarting it" : "");
+    jsConsumerInfo_Destroy(ci);
+    if (stuck && s == NATS_OK) reset_consumer(r);
 }
 
 static ipm_status receiver_connect(void *state, const ipm_params *p)
@@ -259,6 +292,7 @@ static ipm_status receive_inner(nats_receiver *r, ipm_message *msg, int timeout_
             }
             r->last = seq;
             r->resync = false;
+            r->active_ns = ipm_now_ns();
             return deliver(r, m, msg);
         }
         if (r->sub == NULL) {
@@ -278,8 +312,12 @@ static ipm_status receive_inner(nats_receiver *r, ipm_message *msg, int timeout_
         if (atomic_load(&r->closing)) return closed_error();
         natsStatus s = fetch(r, wait);
         if (atomic_load(&r->closing)) return closed_error();
+        if (s != NATS_OK)
+            ipm_log(IPM_LOG_DEBUG, "NatsReceiver %s: fetch: %s (%d messages)", r->j.endpoint,
+                    natsStatus_GetText(s), r->batch.Count);
         if (s == NATS_OK || s == NATS_TIMEOUT || r->batch.Count > 0) {
             r->failures = 0;
+            if (r->batch.Count == 0 && r->sub != NULL) check_stall(r);
             continue;
         }
         /* Failed at once (a reconnect, no leader for a moment): pause, and
