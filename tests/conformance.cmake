@@ -86,3 +86,23 @@ if(TARGET ipm_MqSender)
                       ENDPOINT mq://ipm-conf-${_ipm_conf_tag}
                       DEPENDS ipm_MqSender ipm_MqReceiver)
 endif()
+
+# NATS: each run gets a nats-server of its own (tests/nats/with_server.sh
+# starts it on a port of its choosing, puts the port into the endpoint and
+# stops it afterwards). JetStream confirms each send with a round trip, so
+# its stream check sends 20 000 messages, not 100 000.
+if(TARGET ipm_NatsSender)
+  set(_nats ipm_NatsSender ipm_NatsReceiver ipm_NatsPublisher ipm_NatsSubscriber)
+  foreach(pair "nats_jetstream;NatsSender;NatsReceiver;--count;20000"
+               "nats_pubsub;NatsPublisher;NatsSubscriber")
+    list(POP_FRONT pair name tx rx)
+    add_test(NAME conformance_${name}
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/nats/with_server.sh
+                     $<TARGET_FILE:ipm-conformance> --sender ${tx} --receiver ${rx}
+                     --endpoint nats://127.0.0.1:@NATS_PORT@/ipm.conf.${name} ${pair})
+    set_tests_properties(conformance_${name} PROPERTIES LABELS "conformance;nats"
+      TIMEOUT 300 SKIP_RETURN_CODE 77
+      PASS_REGULAR_EXPRESSION "\n[0-9]+ passed, 0 failed\n")
+  endforeach()
+  add_dependencies(ipm-conformance ${_nats})
+endif()

@@ -189,6 +189,9 @@ static ipm_status tcp_host(const ipm_zmq *z, const char *endpoint, const char *v
 static ipm_status refuse_old_zmtp(ipm_zmq *z, const char *endpoint)
 {
     static const char domain[] = "ipm";
+    /* A CURVE server has its own domain already (ipm-curve-N, see
+     * zmq_curve.c), which refuses old peers the same way. */
+    if (z->curve) return IPM_OK;
     if (zmq_setsockopt(z->sock, ZMQ_ZAP_DOMAIN, domain, sizeof domain - 1) != 0)
         return ipm_set_error(IPM_ESYS, "%s: cannot set the ZAP domain for '%s': %s",
                              z->plugin, endpoint, zmq_strerror(errno));
@@ -366,6 +369,7 @@ ipm_status ipm__zmq_open_endpoint(ipm_zmq *z, const ipm_params *p, const char *h
     if (st == IPM_OK && z->type == ZMQ_PULL && strncmp(endpoint, "ipc://", 6) == 0)
         default_hwm = 0;
     if (st == IPM_OK) st = ipm__zmq_apply_options(z, p, hwm_key, default_hwm);
+    if (st == IPM_OK) st = ipm__zmq_curve_apply(z, p, do_bind);
     unsigned ipc_mode = IPM_ZMQ_DEFAULT_IPC_MODE;
     if (st == IPM_OK && do_bind) st = ipm__zmq_ipc_mode(z, p, endpoint, &ipc_mode);
     if (st != IPM_OK) return st;

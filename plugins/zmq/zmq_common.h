@@ -16,6 +16,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
 
 #include <ipm/plugin.h>
 
@@ -70,6 +72,11 @@ typedef struct ipm_zmq {
      * so that connecting again with an overlapping list adds only new ones. */
     char **peers;
     size_t npeers, peers_cap;
+    /* CURVE (zmq_curve.c): the socket is a CURVE server or client; a server
+     * has an allow-list registered under zap_domain in the shared context. */
+    bool curve;
+    char zap_domain[32];
+    void *shared; /* the process's zmq_shared_context */
 } ipm_zmq;
 
 /* Allocate an ipm_zmq with a socket of zmq_type in the process's shared
@@ -166,6 +173,44 @@ ipm_status ipm__zmq_loan(void *state, size_t size, int timeout_ms, void **buf);
 ipm_status ipm__zmq_send_loan(void *state, void *buf, size_t size, const char *metadata,
                               size_t metadata_size, int timeout_ms);
 void ipm__zmq_loan_return(void *state, void *buf);
+
+/* ---- zmq_curve.c: CURVE keys and the ZAP handler */
+
+/* The allow-lists of a context's CURVE servers, and its ZAP handler thread
+ * (started by the first CURVE server socket). Part of the shared context. */
+typedef struct ipm__zmq_zap_entry {
+    char domain[32];
+    uint8_t *keys; /* n public keys of 32 bytes; n == 0: any CURVE client */
+    size_t n;
+} ipm__zmq_zap_entry;
+
+typedef struct ipm__zmq_zap_table {
+    pthread_mutex_t lock;
+    bool started;
+    pthread_t thread;
+    void *rep; /* the handler's socket, used only by its thread once started */
+    ipm__zmq_zap_entry *entries;
+    size_t nentries, cap;
+    unsigned long next_id;
+} ipm__zmq_zap_table;
+
+/* Apply the CURVE keys of p (see zmq_curve.c) before bind (binds) or
+ * connect. No CURVE key: nothing changes. IPM_ECONFIG naming the key for a
+ * bad key or file, or a key of the other side. */
+ipm_status ipm__zmq_curve_apply(ipm_zmq *z, const ipm_params *p, bool binds);
+
+/* Register the allow-list (n keys, copied) of server z in its context,
+ * starting the context's ZAP handler if it is not running; the domain to
+ * set on the socket is written to domain. zmq_context.c. */
+ipm_status ipm__zmq_zap_register(ipm_zmq *z, const uint8_t *keys, size_t n, char *domain,
+                                 size_t cap);
+/* Remove z's allow-list (destroy). */
+void ipm__zmq_zap_unregister(ipm_zmq *z);
+/* True if key (32 bytes) may connect to domain. Thread-safe. */
+bool ipm__zmq_zap_allowed(ipm__zmq_zap_table *t, const char *domain, const void *key);
+/* The handler thread: answers ZAP requests on t->rep until the context is
+ * shut down. */
+void *ipm__zmq_zap_main(void *arg);
 
 /* What every Zmq type states in its descriptor: no size or metadata limit
  * of its own; crosses processes and hosts; fan-in and many publishers. */

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -61,6 +62,7 @@ typedef struct zmq_shared_context {
     void *ctx;
     int io_threads;
     atomic_bool started; /* a zmq_socket() succeeded: the threads exist */
+    ipm__zmq_zap_table zap;
 } zmq_shared_context;
 
 static ipm_status context_create(void **obj, void *arg)
@@ -106,6 +108,7 @@ static ipm_status context_create(void **obj, void *arg)
     shared->ctx = ctx;
     shared->io_threads = io_threads;
     atomic_init(&shared->started, false);
+    pthread_mutex_init(&shared->zap.lock, NULL);
     *obj = shared;
     return IPM_OK;
 }
@@ -115,8 +118,18 @@ static ipm_status context_create(void **obj, void *arg)
 static void context_destroy(void *obj)
 {
     zmq_shared_context *shared = obj;
+    if (shared->zap.started) {
+        /* Ends the handler's wait (ETERM); it closes its socket and exits.
+         * Every other socket of the context is closed by now. */
+        zmq_ctx_shutdown(shared->ctx);
+        pthread_join(shared->zap.thread, NULL);
+    }
     while (zmq_ctx_term(shared->ctx) != 0 && errno == EINTR) {
     }
+    for (size_t i = 0; i < shared->zap.nentries; i++)
+        free(shared->zap.entries[i].keys);
+    free(shared->zap.entries);
+    pthread_mutex_destroy(&shared->zap.lock);
     free(shared);
 }
 
@@ -156,6 +169,7 @@ ipm_status ipm__zmq_create(const char *plugin, int zmq_type, void **state)
         return st;
     }
     zmq_shared_context *shared = obj;
+    z->shared = shared;
     st = check_start(plugin, shared);
     if (st != IPM_OK) {
         ipm_singleton_release(z->ctx_name);
@@ -192,10 +206,104 @@ void ipm__zmq_destroy(void *state)
     ipm_zmq *z = state;
     if (z == NULL) return;
     zmq_close(z->sock);
+    if (z->zap_domain[0]) ipm__zmq_zap_unregister(z);
     for (size_t i = 0; i < z->npeers; i++)
         free(z->peers[i]);
     free(z->peers);
     free(z->endpoint);
     ipm_singleton_release(z->ctx_name);
     free(z);
+}
+
+/* ---------------------------------------- CURVE allow-lists (zmq_curve.c) */
+
+static ipm_status zap_start(ipm_zmq *z, zmq_shared_context *shared)
+{
+    void *rep = zmq_socket(shared->ctx, ZMQ_REP);
+    if (rep == NULL)
+        return ipm_set_error(IPM_ESYS, "%s: cannot create the ZAP handler's socket: %s",
+                             z->plugin, zmq_strerror(errno));
+    int zero = 0;
+    zmq_setsockopt(rep, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_bind(rep, "inproc://zeromq.zap.01") != 0) {
+        int e = errno;
+        zmq_close(rep);
+        return ipm_set_error(
+            IPM_ESYS, "%s: cannot bind the ZAP handler to inproc://zeromq.zap.01: %s",
+            z->plugin, zmq_strerror(e));
+    }
+    shared->zap.rep = rep;
+    int err = pthread_create(&shared->zap.thread, NULL, ipm__zmq_zap_main, &shared->zap);
+    if (err != 0) {
+        zmq_close(rep);
+        shared->zap.rep = NULL;
+        return ipm_set_error(IPM_ESYS, "%s: cannot start the ZAP handler thread: %s",
+                             z->plugin, strerror(err));
+    }
+    shared->zap.started = true;
+    return IPM_OK;
+}
+
+ipm_status ipm__zmq_zap_register(ipm_zmq *z, const uint8_t *keys, size_t n, char *domain,
+                                 size_t cap)
+{
+    zmq_shared_context *shared = z->shared;
+    ipm__zmq_zap_table *t = &shared->zap;
+    uint8_t *copy = NULL;
+    if (n > 0 && (copy = malloc(n * 32)) == NULL)
+        return ipm_set_error(IPM_ENOMEM, "%s: out of memory", z->plugin);
+    if (n > 0) memcpy(copy, keys, n * 32);
+    pthread_mutex_lock(&t->lock);
+    ipm_status st = t->started ? IPM_OK : zap_start(z, shared);
+    if (st == IPM_OK && t->nentries == t->cap) {
+        size_t ncap = t->cap ? 2 * t->cap : 8;
+        ipm__zmq_zap_entry *e = realloc(t->entries, ncap * sizeof *e);
+        if (e == NULL)
+            st = ipm_set_error(IPM_ENOMEM, "%s: out of memory", z->plugin);
+        else
+            t->entries = e, t->cap = ncap;
+    }
+    if (st == IPM_OK) {
+        ipm__zmq_zap_entry *e = &t->entries[t->nentries++];
+        snprintf(e->domain, sizeof e->domain, "ipm-curve-%lu", ++t->next_id);
+        e->keys = copy;
+        e->n = n;
+        snprintf(z->zap_domain, sizeof z->zap_domain, "%s", e->domain);
+        snprintf(domain, cap, "%s", e->domain);
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&t->lock);
+    free(copy);
+    return st;
+}
+
+void ipm__zmq_zap_unregister(ipm_zmq *z)
+{
+    zmq_shared_context *shared = z->shared;
+    ipm__zmq_zap_table *t = &shared->zap;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->nentries; i++)
+        if (strcmp(t->entries[i].domain, z->zap_domain) == 0) {
+            free(t->entries[i].keys);
+            t->entries[i] = t->entries[--t->nentries];
+            break;
+        }
+    pthread_mutex_unlock(&t->lock);
+    z->zap_domain[0] = '\0';
+}
+
+bool ipm__zmq_zap_allowed(ipm__zmq_zap_table *t, const char *domain, const void *key)
+{
+    bool ok = false;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->nentries; i++) {
+        const ipm__zmq_zap_entry *e = &t->entries[i];
+        if (strcmp(e->domain, domain) != 0) continue;
+        ok = e->n == 0;
+        for (size_t k = 0; !ok && k < e->n; k++)
+            ok = memcmp(e->keys + 32 * k, key, 32) == 0;
+        break;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return ok;
 }

@@ -37,7 +37,8 @@ static const ipm_plugin_ops publisher_ops = {
 
 static const char *const publisher_keys[] = {
     "connection_string", "send_hwm",      "capacity", "linger_ms",
-    "permissions",       "tcp_keepalive", NULL};
+    "permissions",       "tcp_keepalive", "curve_secret_key", "curve_allowed_clients",
+    NULL};
 
 static const ipm_plugin publisher_plugin = {
     IPM_PLUGIN_HEADER_INIT,

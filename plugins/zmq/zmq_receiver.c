@@ -37,7 +37,8 @@ static const ipm_plugin_ops receiver_ops = {
 
 static const char *const receiver_keys[] = {
     "connection_string", "recv_hwm",      "capacity", "max_message_size",
-    "permissions",       "tcp_keepalive", NULL};
+    "permissions",       "tcp_keepalive", "curve_secret_key", "curve_allowed_clients",
+    NULL};
 
 static const ipm_plugin receiver_plugin = {
     IPM_PLUGIN_HEADER_INIT,

@@ -46,7 +46,9 @@ static const ipm_plugin_ops sender_ops = {
 };
 
 static const char *const sender_keys[] = {
-    "connection_string", "send_hwm", "capacity", "linger_ms", "tcp_keepalive", NULL};
+    "connection_string", "send_hwm",         "capacity",
+    "linger_ms",         "tcp_keepalive",    "curve_server_public_key",
+    "curve_secret_key",  NULL};
 
 static const ipm_plugin sender_plugin = {
     IPM_PLUGIN_HEADER_INIT,

@@ -75,6 +75,7 @@ static ipm_status subscriber_connect(void *state, const ipm_params *p)
     ipm_status st = ipm_params_get_endpoints(p, "ZmqSubscriber", &endpoints, &n);
     if (st != IPM_OK) return st;
     st = ipm__zmq_apply_options(z, p, "recv_hwm", -1);
+    if (st == IPM_OK) st = ipm__zmq_curve_apply(z, p, false);
 
     /* All or nothing: on a bad endpoint, undo this call's connections. An
      * endpoint connected by an earlier call is kept and not connected twice
@@ -143,7 +144,8 @@ static const ipm_plugin_ops subscriber_ops = {
 
 static const char *const subscriber_keys[] = {
     "connection_string", "connection_strings", "recv_hwm", "capacity",
-    "max_message_size",  "tcp_keepalive",      NULL};
+    "max_message_size",  "tcp_keepalive",      "curve_server_public_key",
+    "curve_secret_key",  NULL};
 
 static const ipm_plugin subscriber_plugin = {
     IPM_PLUGIN_HEADER_INIT,

@@ -1,0 +1,418 @@
+/*
+ * nats_receiver.c — NatsReceiver: reads the endpoint's JetStream stream
+ * through a durable pull consumer (key `durable`, default "ipm"; explicit
+ * acknowledgement), and delivers every stored message once, in stream
+ * order.
+ *
+ * The rule (docs/nats.md):
+ *  - A message is acknowledged when receive hands it to the application.
+ *    With work-queue retention the stream then drops it; what is not
+ *    acknowledged stays stored for the next receiver.
+ *  - The receiver remembers the stream sequence it delivered last. A
+ *    message at or below it is a redelivery (its acknowledgement was lost
+ *    or is still on its way): it is acknowledged again and dropped.
+ *  - The stream's sequences of one subject have no holes (nothing but
+ *    acknowledgement removes a message, and acknowledgements go in order),
+ *    so a message above last + 1 means one was lost on its way here (a
+ *    server died with it in flight). The receiver then does not deliver it:
+ *    it recreates the consumer, which starts again at the oldest
+ *    unacknowledged message, and accepts the first message that follows
+ *    the restart whatever its sequence.
+ *  - At connect the consumer is recreated the same way, so messages the
+ *    previous receiver fetched but never delivered come first, not after an
+ *    acknowledgement wait.
+ * One NatsReceiver per endpoint: a second one takes the consumer over.
+ * Messages are fetched in batches of up to FETCH_BATCH (a pull request that
+ * the server answers the moment a message is stored, so an arrival wakes a
+ * waiting receive at once).
+ * Keys: the common ones, replicas, stream, durable.
+ */
+#define _GNU_SOURCE
+#include "nats_stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#define FETCH_BATCH 64
+/* How long the server waits for an acknowledgement before delivering a
+ * message again (it matters only for a message lost in flight with nothing
+ * after it to reveal the gap). */
+#define ACK_WAIT_MS 5000
+/* Longest single fetch: a pull request sent on a connection that then died
+ * is never answered, so a long receive asks again at least this often. */
+#define MAX_FETCH_MS 1000
+/* Consecutive fetch failures (not timeouts) after which the consumer is
+ * recreated: it may have been lost with a server. */
+#define RESET_AFTER_FAILURES 3
+#define RETRY_PAUSE_MS 20
+/* Fetching nothing for this long while the consumer has messages pending
+ * (not yet delivered, or delivered and not acknowledged: deliveries or
+ * acknowledgements lost with a connection) restarts the consumer, instead
+ * of waiting out the acknowledgement wait or a consumer stuck at its
+ * limit of unacknowledged messages. */
+#define STALL_MS 1500
+
+typedef struct nats_receiver {
+    ipm_nats_js j;
+    char durable[64];
+    natsSubscription *sub;
+    natsMsgList batch;
+    int next; /* index of the next message of batch */
+    uint64_t last;
+    bool resync; /* accept the next message whatever its sequence */
+    int failures;
+    int64_t active_ns; /* last delivery, reset or stall check */
+    /* destroy from another thread while a receive waits: it sets closing,
+     * closes the connection (which ends the fetch) and waits until busy is
+     * 0, so the receive never touches freed state. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int busy;
+    atomic_bool closing;
+} nats_receiver;
+
+static ipm_status receiver_create(void **state)
+{
+    nats_receiver *r = calloc(1, sizeof *r);
+    if (r == NULL) return ipm_set_error(IPM_ENOMEM, "NatsReceiver: out of memory");
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&r->lock, NULL);
+    atomic_init(&r->closing, false);
+    *state = r;
+    return IPM_OK;
+}
+
+static ipm_status receiver_check(const ipm_params *p)
+{
+    ipm_status st = ipm__nats_js_check("NatsReceiver", p);
+    if (st != IPM_OK) return st;
+    const char *d = ipm_params_get(p, "durable");
+    if (d != NULL) {
+        bool ok = d[0] != '\0' && strlen(d) < 64;
+        for (const char *c = d; ok && *c; c++)
+            ok = !(*c == '.' || *c == '*' || *c == '>' || (unsigned char)*c <= ' ' ||
+                   (unsigned char)*c >= 0x7f);
+        if (!ok)
+            return ipm_set_error(IPM_ECONFIG,
+                                 "NatsReceiver: key 'durable': '%s' is not a consumer "
+                                 "name (1 to 63 printable bytes, none of . * > or space)",
+                                 d);
+    }
+    return IPM_OK;
+}
+
+static void drop_batch(nats_receiver *r)
+{
+    /* Unacknowledged: the consumer delivers them again. */
+    natsMsgList_Destroy(&r->batch);
+    memset(&r->batch, 0, sizeof r->batch);
+    r->next = 0;
+}
+
+/* Delete the durable consumer (if any) and create it again from the oldest
+ * unacknowledged message, then bind a pull subscription to it. */
+static ipm_status reset_consumer(nats_receiver *r)
+{
+    drop_batch(r);
+    if (r->sub != NULL) {
+        natsSubscription_Destroy(r->sub);
+        r->sub = NULL;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = r->j.api_wait_ms;
+    jsErrCode jerr = 0;
+    natsStatus s = js_DeleteConsumer(r->j.js, r->j.stream, r->durable, &jo, &jerr);
+    if (s != NATS_OK && s != NATS_NOT_FOUND)
+        return ipm__nats_error(IPM_ECONNECT, "NatsReceiver", r->j.endpoint,
+                               "delete the old consumer", s);
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = r->durable;
+    cc.AckPolicy = js_AckExplicit;
+    cc.DeliverPolicy = js_DeliverAll;
+    cc.AckWait = (int64_t)ACK_WAIT_MS * 1000000;
+    cc.MaxAckPending = 4 * FETCH_BATCH;
+    jsConsumerInfo *ci = NULL;
+    jerr = 0;
+    s = js_AddConsumer(&ci, r->j.js, r->j.stream, &cc, &jo, &jerr);
+    jsConsumerInfo_Destroy(ci);
+    if (s != NATS_OK) {
+        char what[160];
+        snprintf(what, sizeof what, "create consumer '%s' (JetStream error %d)",
+                 r->durable, (int)jerr);
+        return ipm__nats_error(IPM_ECONNECT, "NatsReceiver", r->j.endpoint, what, s);
+    }
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = r->j.stream;
+    so.Consumer = r->durable;
+    s = js_PullSubscribe(&r->sub, r->j.js, r->j.ep.subject, r->durable, &jo, &so, &jerr);
+    if (s != NATS_OK)
+        return ipm__nats_error(IPM_ECONNECT, "NatsReceiver", r->j.endpoint,
+                               "subscribe to the consumer", s);
+    r->resync = true;
+    r->failures = 0;
+    r->active_ns = ipm_now_ns();
+    return IPM_OK;
+}
+
+/* Called after a fetch that brought nothing: restart the consumer if it
+ * has been idle for STALL_MS with messages pending. */
+static void check_stall(nats_receiver *r)
+{
+    int64_t now = ipm_now_ns();
+    if (now - r->active_ns < (int64_t)STALL_MS * 1000000) return;
+    r->active_ns = now;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 1000;
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetConsumerInfo(&ci, r->j.js, r->j.stream, r->durable, &jo, &jerr);
+    bool stuck = s != NATS_OK || ci->NumPending > 0 || ci->NumAckPending > 0;
+    if (s == NATS_OK)
+        ipm_log(IPM_LOG_INFO,
+                "NatsReceiver %s: idle %d ms: consumer has %llu pending, %lld unacknowledged, "
+                "%lld waiting requests%s",
+                r->j.endpoint, STALL_MS, (unsigned long long)ci->NumPending,
+                (long long)ci->NumAckPending, (long long)ci->NumWaiting,
+                stuck ? ": restarting it" : "");
+    jsConsumerInfo_Destroy(ci);
+    if (stuck && s == NATS_OK) reset_consumer(r);
+}
+
+static ipm_status receiver_connect(void *state, const ipm_params *p)
+{
+    nats_receiver *r = state;
+    if (r->j.nc != NULL)
+        return ipm_set_error(IPM_ENOTSUP, "NatsReceiver: already connected to '%s'",
+                             r->j.endpoint);
+    ipm_status st = receiver_check(p);
+    if (st != IPM_OK) return st;
+    snprintf(r->durable, sizeof r->durable, "%s",
+             ipm_params_get_str(p, "durable", IPM_NATS_DEFAULT_DURABLE));
+    st = ipm__nats_js_open(&r->j, "NatsReceiver", p, NULL, NULL);
+    if (st != IPM_OK) return st;
+    st = reset_consumer(r);
+    if (st != IPM_OK) {
+        if (r->sub) natsSubscription_Destroy(r->sub);
+        r->sub = NULL;
+        ipm__nats_js_close(&r->j);
+    }
+    return st;
+}
+
+static const char *receiver_endpoint(const void *state)
+{
+    const nats_receiver *r = state;
+    return r->j.nc ? r->j.endpoint : NULL;
+}
+
+/* Fetch into r->batch, waiting up to wait_ms (0: what is there now). */
+static natsStatus fetch(nats_receiver *r, int wait_ms)
+{
+    drop_batch(r);
+    jsErrCode jerr = 0;
+    (void)jerr;
+    if (wait_ms == 0) {
+        jsFetchRequest fr;
+        jsFetchRequest_Init(&fr);
+        fr.Batch = FETCH_BATCH;
+        fr.NoWait = true;
+        /* The client still needs a bound for the server's answer. */
+        fr.Expires = 1000LL * 1000000;
+        return natsSubscription_FetchRequest(&r->batch, r->sub, &fr);
+    }
+    return natsSubscription_Fetch(&r->batch, r->sub, FETCH_BATCH, wait_ms, &jerr);
+}
+
+static ipm_status deliver(nats_receiver *r, natsMsg *m, ipm_message *msg)
+{
+    const char *value = NULL;
+    char meta[IPM_NATS_MAX_METADATA + 1];
+    size_t len = 0;
+    if (natsMsgHeader_Get(m, IPM_NATS_METADATA_HEADER, &value) == NATS_OK &&
+        value != NULL && strlen(value) <= 3 * IPM_NATS_MAX_METADATA) {
+        char dec[3 * IPM_NATS_MAX_METADATA + 1];
+        len = ipm__nats_meta_decode(value, dec);
+        if (len > IPM_NATS_MAX_METADATA) len = IPM_NATS_MAX_METADATA;
+        memcpy(meta, dec, len);
+    }
+    meta[len] = '\0';
+    natsMsg_Ack(m, NULL);
+    return ipm__nats_hand_over(m, meta, len, msg);
+}
+
+static ipm_status closed_error(void)
+{
+    return ipm_set_error(IPM_ESTATE, "NatsReceiver: destroyed while receiving");
+}
+
+static ipm_status receive_inner(nats_receiver *r, ipm_message *msg, int timeout_ms)
+{
+    int64_t deadline = ipm_deadline_ns(timeout_ms);
+    bool tried = false;
+    for (;;) {
+        while (r->next < r->batch.Count) {
+            natsMsg *m = r->batch.Msgs[r->next];
+            r->batch.Msgs[r->next++] = NULL;
+            jsMsgMetaData *md = NULL;
+            if (natsMsg_GetMetaData(&md, m) != NATS_OK) {
+                /* Not a stream message (a stray reply): not ours. */
+                natsMsg_Destroy(m);
+                continue;
+            }
+            uint64_t seq = md->Sequence.Stream;
+            jsMsgMetaData_Destroy(md);
+            if (seq <= r->last) {
+                natsMsg_Ack(m, NULL);
+                natsMsg_Destroy(m);
+                continue;
+            }
+            if (seq != r->last + 1 && !r->resync) {
+                ipm_log(IPM_LOG_INFO,
+                        "NatsReceiver %s: stream sequence %llu after %llu: restarting "
+                        "the consumer at the oldest unacknowledged message",
+                        r->j.endpoint, (unsigned long long)seq,
+                        (unsigned long long)r->last);
+                natsMsg_Destroy(m);
+                ipm_status st = reset_consumer(r);
+                if (st != IPM_OK && !ipm__nats_js_backoff(deadline, RETRY_PAUSE_MS))
+                    return st;
+                break;
+            }
+            r->last = seq;
+            r->resync = false;
+            r->active_ns = ipm_now_ns();
+            return deliver(r, m, msg);
+        }
+        if (r->sub == NULL) {
+            ipm_status st = reset_consumer(r);
+            if (st != IPM_OK) {
+                if (!ipm__nats_js_backoff(deadline, RETRY_PAUSE_MS)) return st;
+                continue;
+            }
+        }
+        int left = ipm_remaining_ms(deadline);
+        if (left == 0 && (timeout_ms != 0 || tried))
+            return ipm_set_error(IPM_ETIMEDOUT,
+                                 "NatsReceiver %s: nothing received within %d ms",
+                                 r->j.endpoint, timeout_ms);
+        tried = true;
+        int wait = left < 0 || left > MAX_FETCH_MS ? MAX_FETCH_MS : left;
+        if (atomic_load(&r->closing)) return closed_error();
+        natsStatus s = fetch(r, wait);
+        if (atomic_load(&r->closing)) return closed_error();
+        if (s != NATS_OK)
+            ipm_log(IPM_LOG_DEBUG, "NatsReceiver %s: fetch: %s (%d messages)", r->j.endpoint,
+                    natsStatus_GetText(s), r->batch.Count);
+        if (s == NATS_OK || s == NATS_TIMEOUT || r->batch.Count > 0) {
+            r->failures = 0;
+            if (r->batch.Count == 0 && r->sub != NULL) check_stall(r);
+            continue;
+        }
+        /* Failed at once (a reconnect, no leader for a moment): pause, and
+         * recreate the consumer if it keeps failing. */
+        if (++r->failures >= RESET_AFTER_FAILURES) {
+            if (r->sub) natsSubscription_Destroy(r->sub);
+            r->sub = NULL;
+        }
+        if (!ipm__nats_js_backoff(deadline, RETRY_PAUSE_MS) && timeout_ms != 0)
+            return ipm_set_error(IPM_ETIMEDOUT,
+                                 "NatsReceiver %s: nothing received within %d ms (last "
+                                 "fetch: %s)",
+                                 r->j.endpoint, timeout_ms, natsStatus_GetText(s));
+        if (timeout_ms == 0)
+            return ipm_set_error(IPM_ETIMEDOUT,
+                                 "NatsReceiver %s: nothing to receive (%s)",
+                                 r->j.endpoint, natsStatus_GetText(s));
+    }
+}
+
+static ipm_status receiver_receive(void *state, ipm_message *msg, int timeout_ms)
+{
+    nats_receiver *r = state;
+    ipm_status st = ipm__nats_js_same_process(&r->j);
+    if (st != IPM_OK) return st;
+    pthread_mutex_lock(&r->lock);
+    r->busy++;
+    pthread_mutex_unlock(&r->lock);
+    st = receive_inner(r, msg, timeout_ms);
+    pthread_mutex_lock(&r->lock);
+    if (--r->busy == 0) pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    return st;
+}
+
+static void receiver_limits(const void *state, ipm_limits *out)
+{
+    const nats_receiver *r = state;
+    ipm__nats_limits_from(r->j.nc, true, out);
+}
+
+static void receiver_destroy(void *state)
+{
+    nats_receiver *r = state;
+    if (r == NULL) return;
+    bool here = r->j.nc == NULL || ipm__nats_js_same_process(&r->j) == IPM_OK;
+    if (here) {
+        atomic_store(&r->closing, true);
+        pthread_mutex_lock(&r->lock);
+        if (r->busy > 0 && r->j.nc != NULL) {
+            /* Ends the fetch that receive waits in. Acknowledgements sent
+             * so far are flushed first. */
+            natsConnection_FlushTimeout(r->j.nc, 1000);
+            natsConnection_Close(r->j.nc);
+            struct timespec ts;
+            ipm_deadline_timespec(ipm_deadline_ns(2000), CLOCK_MONOTONIC, &ts);
+            while (r->busy > 0)
+                if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) != 0) break;
+        }
+        pthread_mutex_unlock(&r->lock);
+        drop_batch(r);
+        /* Not unsubscribed: that would delete the durable consumer. */
+        if (r->sub != NULL) natsSubscription_Destroy(r->sub);
+    }
+    ipm__nats_js_close(&r->j);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+static const ipm_plugin_ops receiver_ops = {
+    .struct_size = sizeof(ipm_plugin_ops),
+    .create = receiver_create,
+    .connect = receiver_connect,
+    .endpoint = receiver_endpoint,
+    .destroy = receiver_destroy,
+    .receive = receiver_receive,
+    .release = ipm__nats_release,
+    .check = receiver_check,
+    .limits = receiver_limits,
+};
+
+static const char *const receiver_keys[] = {IPM_NATS_COMMON_KEYS, IPM_NATS_STREAM_KEYS,
+                                            "durable", NULL};
+
+static const ipm_plugin receiver_plugin = {
+    IPM_PLUGIN_HEADER_INIT,
+    .role = IPM_ROLE_RECEIVER,
+    .name = "NatsReceiver",
+    .version = "1.0.0",
+    .description =
+        "NATS JetStream durable pull consumer; once, in order, across restarts",
+    .keys = receiver_keys,
+    .ops = &receiver_ops,
+    .limits = &ipm__nats_stream_limits,
+};
+
+IPM_PLUGIN_DEFINE(NatsReceiver, &receiver_plugin)

@@ -1,0 +1,232 @@
+/*
+ * NatsPublisher / NatsSubscriber against a real nats-server: topics match by
+ * byte prefix ("" = all, overlapping prefixes deliver once), the subjects on
+ * the wire are the documented ones (a stock cnats client sees and sends
+ * them), a slow subscriber's losses are counted, an absent server is a
+ * clear status.
+ */
+#define _GNU_SOURCE
+#include "nats_util.h"
+
+#include <nats/nats.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static nt_server srv;
+
+static int setup(void **state)
+{
+    (void)state;
+    nt_start(&srv, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    nt_stop(&srv);
+    return 0;
+}
+
+static ipm_receiver *open_sub(const char *subject, const char *extra)
+{
+    char ep[200], spec[400];
+    nt_endpoint1(ep, sizeof ep, &srv, subject);
+    snprintf(spec, sizeof spec, "type=NatsSubscriber; connection_string=%s%s%s", ep,
+             extra ? "; " : "", extra ? extra : "");
+    ipm_receiver *r = NULL;
+    IPM_ASSERT_OK(ipm_receiver_open(spec, &r));
+    return r;
+}
+
+static ipm_sender *open_pub(const char *subject)
+{
+    char ep[200], spec[400];
+    nt_endpoint1(ep, sizeof ep, &srv, subject);
+    snprintf(spec, sizeof spec, "type=NatsPublisher; connection_string=%s", ep);
+    ipm_sender *s = NULL;
+    IPM_ASSERT_OK(ipm_sender_open(spec, &s));
+    return s;
+}
+
+/* Receive every message that arrives within quiet_ms of the last one into
+ * got (topics joined with '|'). */
+static int collect(ipm_receiver *r, char *got, size_t cap, int quiet_ms)
+{
+    int n = 0;
+    got[0] = '\0';
+    ipm_message m;
+    while (ipm_receive(r, &m, quiet_ms) == IPM_OK) {
+        size_t used = strlen(got);
+        snprintf(got + used, cap - used, "%s%s=%.*s", n ? "|" : "", m.metadata,
+                 (int)m.size, (const char *)m.data);
+        ipm_message_release(&m);
+        n++;
+    }
+    return n;
+}
+
+static void test_prefix(void **state)
+{
+    (void)state;
+    ipm_receiver *tp = open_sub("ipm.t.prefix", NULL);
+    ipm_receiver *all = open_sub("ipm.t.prefix", NULL);
+    ipm_receiver *ab = open_sub("ipm.t.prefix", NULL);
+    ipm_receiver *none = open_sub("ipm.t.prefix", NULL);
+    IPM_ASSERT_OK(ipm_subscribe(tp, "tp"));
+    IPM_ASSERT_OK(ipm_subscribe(all, ""));
+    IPM_ASSERT_OK(ipm_subscribe(ab, "ab"));
+    IPM_ASSERT_OK(ipm_subscribe(ab, "a")); /* covers "ab": once, not twice */
+    ipm_sender *pub = open_pub("ipm.t.prefix");
+    static const char *const topics[] = {"tp", "tpc", "t", "hsi", "",
+                                         "ab", "abc", "a", "x\ny"};
+    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++)
+        IPM_ASSERT_OK(ipm_send(pub, "d", 1, 1000, topics[i]));
+    char got[512];
+    assert_int_equal(collect(tp, got, sizeof got, 300), 2);
+    assert_string_equal(got, "tp=d|tpc=d");
+    assert_int_equal(collect(all, got, sizeof got, 300), 9);
+    assert_string_equal(got, "tp=d|tpc=d|t=d|hsi=d|=d|ab=d|abc=d|a=d|x\ny=d");
+    assert_int_equal(collect(ab, got, sizeof got, 300), 3);
+    assert_string_equal(got, "ab=d|abc=d|a=d");
+    assert_int_equal(collect(none, got, sizeof got, 200), 0);
+
+    /* Unsubscribing the covering prefix leaves the covered one. */
+    IPM_ASSERT_OK(ipm_unsubscribe(ab, "a"));
+    IPM_ASSERT_OK(ipm_send(pub, "e", 1, 1000, "a"));
+    IPM_ASSERT_OK(ipm_send(pub, "e", 1, 1000, "abz"));
+    assert_int_equal(collect(ab, got, sizeof got, 300), 1);
+    assert_string_equal(got, "abz=e");
+    /* Another subject is another space of topics. */
+    ipm_sender *other = open_pub("ipm.t.other");
+    IPM_ASSERT_OK(ipm_send(other, "o", 1, 1000, "tp"));
+    assert_int_equal(collect(tp, got, sizeof got, 300), 0);
+
+    ipm_sender_destroy(other);
+    ipm_sender_destroy(pub);
+    ipm_receiver_destroy(tp);
+    ipm_receiver_destroy(all);
+    ipm_receiver_destroy(ab);
+    ipm_receiver_destroy(none);
+}
+
+/* The mapping of docs/nats.md, seen by a stock cnats client both ways. */
+static void test_wire_form(void **state)
+{
+    (void)state;
+    char url[64];
+    snprintf(url, sizeof url, "nats://127.0.0.1:%d", srv.port);
+    natsConnection *nc = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
+    natsSubscription *raw = NULL;
+    assert_int_equal(natsConnection_SubscribeSync(&raw, nc, "ipm.t.wire.>"), NATS_OK);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+
+    ipm_sender *pub = open_pub("ipm.t.wire");
+    IPM_ASSERT_OK(ipm_send(pub, "hello", 5, 1000, "tp"));
+    natsMsg *m = NULL;
+    assert_int_equal(natsSubscription_NextMsg(&m, raw, 2000), NATS_OK);
+    assert_string_equal(natsMsg_GetSubject(m), "ipm.t.wire.74.70._");
+    assert_int_equal(natsMsg_GetDataLength(m), 5);
+    assert_memory_equal(natsMsg_GetData(m), "hello", 5);
+    natsMsg_Destroy(m);
+
+    ipm_receiver *tp = open_sub("ipm.t.wire", NULL);
+    ipm_receiver *all = open_sub("ipm.t.wire", NULL);
+    IPM_ASSERT_OK(ipm_subscribe(tp, "tp"));
+    IPM_ASSERT_OK(ipm_subscribe(all, ""));
+    /* A stock client publishing on the encoded subject reaches "tp"; one
+     * on a subject that is not ipm's encoding is data with empty metadata,
+     * for "" subscribers only. */
+    assert_int_equal(natsConnection_PublishString(nc, "ipm.t.wire.74.70._", "stock"),
+                     NATS_OK);
+    assert_int_equal(natsConnection_PublishString(nc, "ipm.t.wire.foreign", "plain"),
+                     NATS_OK);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    char got[256];
+    assert_int_equal(collect(tp, got, sizeof got, 300), 1);
+    assert_string_equal(got, "tp=stock");
+    assert_int_equal(collect(all, got, sizeof got, 300), 2);
+    assert_string_equal(got, "tp=stock|=plain");
+
+    ipm_receiver_destroy(tp);
+    ipm_receiver_destroy(all);
+    ipm_sender_destroy(pub);
+    natsSubscription_Destroy(raw);
+    natsConnection_Destroy(nc);
+}
+
+static void test_slow_subscriber_counts_drops(void **state)
+{
+    (void)state;
+    ipm_receiver *sub = open_sub("ipm.t.slow", "recv_hwm=100");
+    IPM_ASSERT_OK(ipm_subscribe(sub, ""));
+    ipm_sender *pub = open_pub("ipm.t.slow");
+    enum { N = 5000 };
+    char payload[256] = {0};
+    for (int i = 0; i < N; i++)
+        IPM_ASSERT_OK(ipm_send(pub, payload, sizeof payload, 1000, "s"));
+    ipm_sender_destroy(pub); /* flushes */
+    /* Everything arrives at the subscriber's process: received + dropped
+     * must account for every message (bounded wait). */
+    double end = nt_now_ms() + 10000;
+    ipm_stats st;
+    ipm_receiver_stats(sub, &st);
+    while (st.dropped < N - 100 && nt_now_ms() < end) {
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+        ipm_receiver_stats(sub, &st);
+    }
+    ipm_message m;
+    uint64_t received = 0;
+    while (ipm_receive(sub, &m, 300) == IPM_OK) {
+        received++;
+        ipm_message_release(&m);
+    }
+    ipm_receiver_stats(sub, &st);
+    assert_true(st.dropped > 0);
+    assert_true(received <= 100);
+    assert_int_equal(received + st.dropped, N);
+    ipm_receiver_destroy(sub);
+}
+
+static void test_absent_server(void **state)
+{
+    (void)state;
+    char spec[200];
+    snprintf(spec, sizeof spec,
+             "type=NatsSubscriber; connection_string=nats://127.0.0.1:%d/x",
+             nt_free_port());
+    ipm_receiver *r = NULL;
+    double t0 = nt_now_ms();
+    IPM_ASSERT_ERR(ipm_receiver_open(spec, &r), IPM_ECONNECT, "cannot connect");
+    assert_null(r);
+    assert_true(nt_now_ms() - t0 < 3000);
+    /* A bad endpoint is a configuration error naming it. */
+    IPM_ASSERT_ERR(
+        ipm_receiver_open("type=NatsSubscriber; connection_string=nats://h:1/a..b", &r),
+        IPM_ECONFIG, "empty token");
+    IPM_ASSERT_ERR(
+        ipm_receiver_open("type=NatsSubscriber; connection_string=nats://h:99999/a", &r),
+        IPM_ECONFIG, "1..65535");
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    if (nt_server_path() == NULL) {
+        printf(
+            "SKIP: nats-server is not installed (Debian: apt-get install nats-server)\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prefix),
+        cmocka_unit_test(test_wire_form),
+        cmocka_unit_test(test_slow_subscriber_counts_drops),
+        cmocka_unit_test(test_absent_server),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
