@@ -172,7 +172,7 @@ static ipm_status set_tls(ipm_nng *z, const ipm_params *p, bool listen, nng_list
                           nng_dialer d, const char *endpoint)
 {
     nng_tls_config *cfg;
-    ipm_status st = ipm__nng_tls_config(z->plugin, p, listen, &cfg);
+    ipm_status st = ipm__nng_tls_config(z->plugin, p, listen, endpoint, &cfg);
     if (st != IPM_OK) return st;
     /* The listener or dialer holds its own reference to cfg. */
     int rv = listen ? nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg)

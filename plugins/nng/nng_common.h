@@ -132,10 +132,11 @@ ipm_status ipm__nng_check_keys(const char *plugin, const ipm_params *p,
 /* A TLS configuration for a listener or dialer from the tls_* keys of p
  * (already checked): own certificate and key if given; with tls_ca, peers
  * must present a certificate signed by it (authentication required),
- * without it they are not verified. *out is freed with
+ * without it they are not verified. A dialer's server certificate must
+ * name the URL's host. *out is freed with
  * nng_tls_config_free. IPM_ECONFIG if nng refuses a file's contents. */
 ipm_status ipm__nng_tls_config(const char *plugin, const ipm_params *p, bool listen,
-                               nng_tls_config **out);
+                               const char *endpoint, nng_tls_config **out);
 
 /* Check op shared by all four types. */
 ipm_status ipm__nng_check_sender(const ipm_params *p);

@@ -192,7 +192,7 @@ static ipm_status read_pem(const char *plugin, const char *key, const char *path
 }
 
 ipm_status ipm__nng_tls_config(const char *plugin, const ipm_params *p, bool listen,
-                               nng_tls_config **out)
+                               const char *endpoint, nng_tls_config **out)
 {
     nng_tls_config *cfg = NULL;
     int rv =
@@ -222,6 +222,17 @@ ipm_status ipm__nng_tls_config(const char *plugin, const ipm_params *p, bool lis
                                "%s: key 'tls_ca': nng refuses '%s' (not PEM "
                                "certificates?): %s",
                                plugin, ca_path, nng_strerror(rv));
+    }
+    /* A dialer checks that the server's certificate names the host of the
+     * URL (nng sets this only on the configuration it makes itself). */
+    if (st == IPM_OK && !listen) {
+        nng_url *url = NULL;
+        if ((rv = nng_url_parse(&url, endpoint)) == 0 && url->u_hostname[0] != '\0')
+            rv = nng_tls_config_server_name(cfg, url->u_hostname);
+        if (url != NULL) nng_url_free(url);
+        if (rv != 0)
+            st = ipm_set_error(IPM_ESYS, "%s: cannot set the TLS server name of '%s': %s",
+                               plugin, endpoint, nng_strerror(rv));
     }
     /* With a CA, the peer must prove who it is; without one a dialer takes
      * any server (encrypted, not authenticated: docs/nng.md) and a
