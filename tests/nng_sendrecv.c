@@ -75,8 +75,17 @@ static void test_resolved_endpoint(void **state)
     assert_string_not_equal(ep, "tcp://127.0.0.1:0");
     ipm_receiver_destroy(r);
 
+    /* ZeroMQ's spelling of "any port" works too. */
     IPM_ASSERT_OK(ipm_receiver_create("NngReceiver", &r));
-    nt_connect_receiver(r, "ws://127.0.0.1:0/some/path", NULL);
+    nt_connect_receiver(r, "tcp://127.0.0.1:*", NULL);
+    ep = ipm_receiver_endpoint(r);
+    assert_true(strncmp(ep, "tcp://127.0.0.1:", 16) == 0);
+    assert_null(strchr(ep, '*'));
+    assert_string_not_equal(ep, "tcp://127.0.0.1:0");
+    ipm_receiver_destroy(r);
+
+    IPM_ASSERT_OK(ipm_receiver_create("NngReceiver", &r));
+    nt_connect_receiver(r, "ws://127.0.0.1:*/some/path", NULL);
     ep = ipm_receiver_endpoint(r);
     assert_true(strncmp(ep, "ws://127.0.0.1:", 15) == 0);
     assert_non_null(strstr(ep, "/some/path"));

@@ -184,6 +184,8 @@ static ipm_status set_tls(ipm_nng *z, const ipm_params *p, bool listen, nng_list
 
 ipm_status ipm__nng_listen(ipm_nng *z, const ipm_params *p, const char *endpoint)
 {
+    char buf[1024];
+    endpoint = ipm__nng_listen_url(endpoint, buf, sizeof buf);
     ipm_nng_url u;
     ipm_status st = ipm__nng_check_url(z->plugin, "connection_string", endpoint, &u);
     if (st == IPM_OK) st = ipm__nng_check_keys(z->plugin, p, &u, true);

@@ -116,6 +116,11 @@ typedef struct ipm_nng_url {
     bool tcpish; /* has a host and a port (tcp, tls+tcp, ws, wss) */
 } ipm_nng_url;
 
+/* For listeners: endpoint with ZeroMQ's "any port" spelling, a port of
+ * "*" (as in tcp://127.0.0.1:* or a ws:// URL), as nng's ":0", in buf (cap
+ * bytes); endpoint itself when there is none (or it does not fit). */
+const char *ipm__nng_listen_url(const char *endpoint, char *buf, size_t cap);
+
 /* Check endpoint's syntax (a scheme nng knows, a port in 0..65535, a path
  * for ipc://) without touching the network: IPM_ECONFIG naming key and
  * endpoint. Fills *u if u is not NULL. */

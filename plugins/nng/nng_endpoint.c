@@ -90,6 +90,19 @@ ipm_status ipm__nng_check_url(const char *plugin, const char *key, const char *e
     return st;
 }
 
+const char *ipm__nng_listen_url(const char *endpoint, char *buf, size_t cap)
+{
+    const char *auth = strstr(endpoint, "://");
+    if (auth == NULL) return endpoint;
+    auth += 3;
+    const char *end = auth + strcspn(auth, "/");
+    if (end - auth < 2 || end[-1] != '*' || end[-2] != ':') return endpoint;
+    size_t head = (size_t)(end - 1 - endpoint);
+    if ((size_t)snprintf(buf, cap, "%.*s0%s", (int)head, endpoint, end) >= cap)
+        return endpoint;
+    return buf;
+}
+
 /* IPM_OK if path names a readable regular file of at most
  * IPM_NNG_MAX_PEM_FILE bytes. */
 static ipm_status check_file(const char *plugin, const char *key, const char *path)
@@ -274,7 +287,9 @@ static ipm_status check_common(const char *plugin, const ipm_params *p, bool lis
         return st;
     }
     const char *e;
+    char buf[1024];
     ipm_status st = ipm__nng_endpoint_param(plugin, p, &e);
+    if (st == IPM_OK && listen) e = ipm__nng_listen_url(e, buf, sizeof buf);
     ipm_nng_url u;
     if (st == IPM_OK) st = ipm__nng_check_url(plugin, "connection_string", e, &u);
     if (st == IPM_OK) st = ipm__nng_check_keys(plugin, p, &u, listen);
