@@ -73,8 +73,7 @@ void ipm__nng_destroy(void *state)
      * ipm's own memory is freed. */
     bool forked = ipm__nng_forked();
     if (z->open && !forked) nng_close(z->sock);
-    /* nng_close failed every pending send with NNG_ECLOSED; nng_aio_free
-     * waits for each completion callback, which uses z->lock. */
+    /* The sender has closed and reclaimed its sends before this. */
     for (size_t i = 0; i < z->nslots; i++)
         if (z->slots[i].aio != NULL && !forked) nng_aio_free(z->slots[i].aio);
     if (z->sync_ok) {
@@ -82,7 +81,6 @@ void ipm__nng_destroy(void *state)
         pthread_cond_destroy(&z->cond);
     }
     free(z->slots);
-    free(z->free_slots);
     for (size_t i = 0; i < z->npeers; i++)
         free(z->peers[i]);
     free(z->peers);

@@ -190,15 +190,17 @@ struct ipm_nng {
     /* Sender only: a window of asynchronous sends (nng_send_aio) over an
      * unbuffered push0, so that the caller runs ahead of nng's writes
      * while destroy can still tell when everything was written (see
-     * nng_sender.c). Guarded by lock; cond is on CLOCK_MONOTONIC. */
+     * nng_sender.c). slots[0..inflight) are the sends in flight. nng's
+     * pipe callbacks update pipes under lock and signal cond
+     * (CLOCK_MONOTONIC); the send path reads it without the lock. */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool sync_ok; /* lock and cond initialised */
     ipm_nng_slot *slots;
     size_t nslots;
-    ipm_nng_slot **free_slots;
-    size_t nfree;
-    size_t pipes; /* connected peers (nng pipe callbacks) */
+    size_t inflight;
+    atomic_int pipes; /* connected receivers */
+    int sendfd;       /* NNG_OPT_SENDFD: readable when push0 is idle */
     int linger_ms;
 };
 

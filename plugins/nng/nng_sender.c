@@ -26,34 +26,16 @@
 #include <string.h>
 #include <time.h>
 
-/* nng's completion callback of one send (on an nng thread). */
-static void slot_done(void *arg)
-{
-    ipm_nng_slot *slot = arg;
-    ipm_nng *z = slot->owner;
-    if (nng_aio_result(slot->aio) != 0) {
-        /* Only at close (NNG_ECLOSED: linger ran out with no receiver to
-         * take it); the message was never handed to a connection. */
-        nng_msg *m = nng_aio_get_msg(slot->aio);
-        if (m != NULL) nng_msg_free(m);
-        nng_aio_set_msg(slot->aio, NULL);
-    }
-    pthread_mutex_lock(&z->lock);
-    z->free_slots[z->nfree++] = slot;
-    pthread_cond_signal(&z->cond);
-    pthread_mutex_unlock(&z->lock);
-}
-
-/* nng's pipe callback: count connected receivers. */
+/* nng's pipe callback (on an nng thread): count connected receivers. */
 static void pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
     (void)pipe;
     ipm_nng *z = arg;
     pthread_mutex_lock(&z->lock);
     if (ev == NNG_PIPE_EV_ADD_POST)
-        z->pipes++;
-    else if (ev == NNG_PIPE_EV_REM_POST && z->pipes > 0)
-        z->pipes--;
+        atomic_fetch_add(&z->pipes, 1);
+    else if (ev == NNG_PIPE_EV_REM_POST && atomic_load(&z->pipes) > 0)
+        atomic_fetch_sub(&z->pipes, 1);
     pthread_cond_signal(&z->cond);
     pthread_mutex_unlock(&z->lock);
 }
@@ -63,6 +45,7 @@ static ipm_status sender_create(void **state)
     ipm_status st = ipm__nng_create("NngSender", IPM_NNG_PUSH, state);
     if (st != IPM_OK) return st;
     ipm_nng *z = *state;
+    atomic_init(&z->pipes, 0);
     pthread_condattr_t ca;
     bool ok = pthread_condattr_init(&ca) == 0;
     if (ok) {
@@ -95,24 +78,22 @@ static void free_slots(ipm_nng *z)
     for (size_t i = 0; i < z->nslots; i++)
         if (z->slots[i].aio != NULL) nng_aio_free(z->slots[i].aio);
     free(z->slots);
-    free(z->free_slots);
     z->slots = NULL;
-    z->free_slots = NULL;
-    z->nslots = z->nfree = 0;
+    z->nslots = z->inflight = 0;
 }
 
 static ipm_status make_slots(ipm_nng *z, size_t n)
 {
     z->slots = calloc(n, sizeof *z->slots);
-    z->free_slots = calloc(n, sizeof *z->free_slots);
-    if (z->slots == NULL || z->free_slots == NULL) {
-        free_slots(z);
+    if (z->slots == NULL)
         return ipm_set_error(IPM_ENOMEM, "NngSender: out of memory for %zu sends", n);
-    }
     z->nslots = n;
     for (size_t i = 0; i < n; i++) {
         z->slots[i].owner = z;
-        int rv = nng_aio_alloc(&z->slots[i].aio, slot_done, &z->slots[i]);
+        /* No callback: nng then completes a send inline, in whichever
+         * thread hands it to the connection, with no hop through nng's
+         * task threads (which would cost a wake-up per message). */
+        int rv = nng_aio_alloc(&z->slots[i].aio, NULL, NULL);
         if (rv != 0) {
             free_slots(z);
             return ipm_set_error(IPM_ENOMEM, "NngSender: cannot allocate %zu sends: %s",
@@ -121,7 +102,6 @@ static ipm_status make_slots(ipm_nng *z, size_t n)
         /* A send waits in push0 until a connection takes it; only
          * destroy (after linger_ms) ends the wait. */
         nng_aio_set_timeout(z->slots[i].aio, NNG_DURATION_INFINITE);
-        z->free_slots[z->nfree++] = &z->slots[i];
     }
     return IPM_OK;
 }
@@ -147,6 +127,9 @@ static ipm_status sender_connect(void *state, const ipm_params *p)
         st = ipm_params_get_int(p, "linger_ms", IPM_NNG_DEFAULT_LINGER_MS, 0,
                                 IPM_NNG_MAX_LINGER_MS, &linger);
     if (st != IPM_OK) return st;
+    int rv = nng_socket_get_int(z->sock, NNG_OPT_SENDFD, &z->sendfd);
+    if (rv != 0)
+        return ipm__nng_fail(z, IPM_ESYS, rv, "get the send descriptor for", endpoint);
     char *copy = strdup(endpoint);
     z->dialers = calloc(1, sizeof *z->dialers);
     if (copy == NULL || z->dialers == NULL) {
@@ -165,7 +148,6 @@ static ipm_status sender_connect(void *state, const ipm_params *p)
         z->dialers = NULL;
         return st;
     }
-    z->npeers = 0;
     free(z->endpoint);
     z->endpoint = copy;
     z->linger_ms = (int)linger;
@@ -173,30 +155,52 @@ static ipm_status sender_connect(void *state, const ipm_params *p)
     return IPM_OK;
 }
 
-/* Wait on z->cond until ready(z) or the deadline (-1: none); with
- * z->lock held. True if ready. */
-static bool wait_until(ipm_nng *z, bool (*ready)(const ipm_nng *), int64_t deadline)
+/* Wait up to the deadline (-1: none) until a receiver is connected. */
+static bool wait_for_peer(ipm_nng *z, int64_t deadline)
 {
-    while (!ready(z)) {
+    pthread_mutex_lock(&z->lock);
+    while (atomic_load(&z->pipes) == 0) {
         struct timespec ts;
         int rc;
         if (ipm_deadline_timespec(deadline, CLOCK_MONOTONIC, &ts))
             rc = pthread_cond_timedwait(&z->cond, &z->lock, &ts);
         else
             rc = pthread_cond_wait(&z->cond, &z->lock);
-        if (rc == ETIMEDOUT) return ready(z);
+        if (rc == ETIMEDOUT) break;
     }
-    return true;
+    bool ok = atomic_load(&z->pipes) > 0;
+    pthread_mutex_unlock(&z->lock);
+    return ok;
 }
 
-static bool can_send(const ipm_nng *z)
+/* Wait until z->sendfd is readable, i.e. push0's connection is idle with
+ * nothing waiting: every send in flight was handed to it and written. Up
+ * to the deadline (-1: none); a signal resumes the wait. */
+static bool wait_idle(ipm_nng *z, int64_t deadline)
 {
-    return z->nfree > 0 && z->pipes > 0;
+    for (;;) {
+        struct pollfd pfd = {.fd = z->sendfd, .events = POLLIN};
+        int ms = ipm_remaining_ms(deadline);
+        int rc = poll(&pfd, 1, ms);
+        if (rc > 0) return true;
+        if (rc == 0 || errno != EINTR || ms == 0) return false;
+    }
 }
 
-static bool all_handed_over(const ipm_nng *z)
+/* After wait_idle: every send in flight has completed; take the slots
+ * back (nng_aio_wait returns at once for a completed send). */
+static void reclaim(ipm_nng *z)
 {
-    return z->nfree == z->nslots;
+    for (size_t i = 0; i < z->inflight; i++) {
+        nng_aio *aio = z->slots[i].aio;
+        nng_aio_wait(aio);
+        if (nng_aio_result(aio) != 0) { /* only at close: never handed over */
+            nng_msg *m = nng_aio_get_msg(aio);
+            if (m != NULL) nng_msg_free(m);
+            nng_aio_set_msg(aio, NULL);
+        }
+    }
+    z->inflight = 0;
 }
 
 static ipm_status sender_send(void *state, const void *data, size_t size,
@@ -204,55 +208,54 @@ static ipm_status sender_send(void *state, const void *data, size_t size,
 {
     ipm_nng *z = state;
     if (ipm__nng_forked()) return ipm__nng_enter(z->plugin, "send");
+    /* Fast path: a receiver is there and the window has room, so the send
+     * costs no clock read, lock or system call of ours. */
+    int64_t deadline = 0;
+    bool timed = false;
+    if (atomic_load_explicit(&z->pipes, memory_order_relaxed) == 0) {
+        deadline = ipm_deadline_ns(timeout_ms);
+        timed = true;
+        if (!wait_for_peer(z, timeout_ms == 0 ? ipm_now_ns() : deadline))
+            return ipm_set_error(IPM_ETIMEDOUT,
+                                 "NngSender: no receiver connected at '%s' within %d ms; "
+                                 "nothing was sent",
+                                 z->endpoint, timeout_ms);
+    }
+    if (z->inflight == z->nslots) {
+        /* The window is full: wait until the connection has written it. */
+        if (!timed) deadline = ipm_deadline_ns(timeout_ms);
+        if (!wait_idle(z, timeout_ms == 0 ? ipm_now_ns() : deadline))
+            return ipm_set_error(
+                IPM_ETIMEDOUT,
+                "NngSender: the receiver at '%s' took nothing more within "
+                "%d ms (%zu messages in flight); nothing was sent",
+                z->endpoint, timeout_ms, z->nslots);
+        reclaim(z);
+    }
     nng_msg *m;
     ipm_status st = ipm__nng_make_msg(z, data, size, metadata, metadata_size, &m);
     if (st != IPM_OK) return st;
-
-    pthread_mutex_lock(&z->lock);
-    bool ok = can_send(z);
-    if (!ok && timeout_ms != 0) ok = wait_until(z, can_send, ipm_deadline_ns(timeout_ms));
-    ipm_nng_slot *slot = ok ? z->free_slots[--z->nfree] : NULL;
-    bool peer = z->pipes > 0;
-    pthread_mutex_unlock(&z->lock);
-    if (slot == NULL) {
-        nng_msg_free(m);
-        return ipm_set_error(
-            IPM_ETIMEDOUT, "NngSender: %s '%s' within %d ms; nothing was sent",
-            peer ? "the receiver took nothing more from" : "no receiver connected at",
-            z->endpoint, timeout_ms);
-    }
     /* push0 takes the message in order: at once if the connection is
      * idle, else after the sends before it. */
-    nng_aio_set_msg(slot->aio, m);
-    nng_send_aio(z->sock, slot->aio);
+    nng_aio *aio = z->slots[z->inflight++].aio;
+    nng_aio_set_msg(aio, m);
+    nng_send_aio(z->sock, aio);
     return IPM_OK;
-}
-
-/* Wait until fd is readable or the deadline passes. */
-static void wait_readable(int fd, int64_t deadline)
-{
-    for (;;) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int ms = ipm_remaining_ms(deadline);
-        int rc = poll(&pfd, 1, ms);
-        if (rc >= 0 || errno != EINTR || ms == 0) return;
-    }
 }
 
 static void sender_destroy(void *state)
 {
     ipm_nng *z = state;
-    if (z != NULL && z->connected && z->linger_ms > 0 && !ipm__nng_forked()) {
-        int64_t deadline = ipm_deadline_ns(z->linger_ms);
-        pthread_mutex_lock(&z->lock);
-        bool handed = wait_until(z, all_handed_over, deadline);
-        bool peer = z->pipes > 0;
-        pthread_mutex_unlock(&z->lock);
-        /* Every send reached a connection; the connection is idle (push0
-         * raises its send descriptor) once the last one is written. */
-        int fd;
-        if (handed && peer && nng_socket_get_int(z->sock, NNG_OPT_SENDFD, &fd) == 0)
-            wait_readable(fd, deadline);
+    if (z == NULL) return;
+    if (z->connected && !ipm__nng_forked()) {
+        /* Linger: wait until everything accepted has been written, or
+         * linger_ms. Then close, which fails what is still waiting for a
+         * connection (NNG_ECLOSED), and free those messages. */
+        if (z->inflight > 0 && z->linger_ms > 0)
+            wait_idle(z, ipm_deadline_ns(z->linger_ms));
+        nng_close(z->sock);
+        z->open = false;
+        reclaim(z);
     }
     ipm__nng_destroy(z);
 }
