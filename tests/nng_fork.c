@@ -21,9 +21,15 @@
 /* In the child: every nng entry point of the family refuses; inherited
  * objects are refused and destroyed without aborting. Exit 0 on success,
  * 1..9 naming the failed check. */
+typedef struct inherited {
+    ipm_sender *s;
+    ipm_message held; /* received before the fork, released in the child */
+} inherited;
+
 static int child_after_use(void *arg)
 {
-    ipm_sender *inherited = arg;
+    inherited *in = arg;
+    ipm_sender *old = in->s;
     ipm_sender *s;
     if (ipm_sender_create("NngSender", &s) != IPM_ESTATE) return 1;
     if (strstr(ipm_last_error(), "forked from one that already used it") == NULL)
@@ -31,8 +37,10 @@ static int child_after_use(void *arg)
     ipm_receiver *r;
     if (ipm_receiver_create("NngReceiver", &r) != IPM_ESTATE) return 3;
     if (ipm_subscriber_create("NngSubscriber", &r) != IPM_ESTATE) return 4;
-    if (ipm_send(inherited, "x", 1, 100, NULL) != IPM_ESTATE) return 5;
-    ipm_sender_destroy(inherited);
+    if (ipm_send(old, "x", 1, 100, NULL) != IPM_ESTATE) return 5;
+    ipm_sender_destroy(old);
+    if (in->held.size != 1 || memcmp(in->held.data, "h", 1) != 0) return 9;
+    ipm_message_release(&in->held);
     /* The check op makes no nng call that would abort. */
     const ipm_plugin *d;
     if (ipm_plugin_load("NngReceiver", &d) != IPM_OK) return 6;
@@ -49,10 +57,14 @@ static void test_child_after_parent_used_nng(void **state)
     ipm_receiver *r;
     ipm_sender *s;
     nt_pair("tcp://127.0.0.1:0", NULL, NULL, &s, &r);
+    IPM_ASSERT_OK(ipm_send(s, "h", 1, 5000, NULL));
+    inherited in = {.s = s};
+    IPM_ASSERT_OK(ipm_receive(r, &in.held, 5000));
     IPM_ASSERT_OK(ipm_send(s, "a", 1, 5000, NULL));
-    pid_t pid = ipm_test_fork(child_after_use, s);
+    pid_t pid = ipm_test_fork(child_after_use, &in);
     int rc = ipm_test_wait(pid, 30000);
     if (rc != 0) fail_msg("child failed check %d (134 = aborted by libnng)", rc);
+    ipm_message_release(&in.held);
     /* The parent's objects are unharmed. */
     nt_expect(r, 5000, "a", 1, "");
     IPM_ASSERT_OK(ipm_send(s, "b", 1, 5000, NULL));

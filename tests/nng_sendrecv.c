@@ -386,6 +386,10 @@ static void test_check_op(void **state)
         ipm_params_parse("connection_string=tcp://127.0.0.1:1; send_buffer=0", &p));
     IPM_ASSERT_OK(d->ops->check(p));
     ipm_params_free(p);
+    /* An endpoint left out is connect's to refuse, not check's. */
+    IPM_ASSERT_OK(ipm_params_parse("send_buffer=5", &p));
+    IPM_ASSERT_OK(d->ops->check(p));
+    ipm_params_free(p);
     IPM_ASSERT_OK(ipm_params_parse("connection_string=tcp://127.0.0.1:x", &p));
     IPM_ASSERT_ERR(d->ops->check(p), IPM_ECONFIG, "port");
     ipm_params_free(p);

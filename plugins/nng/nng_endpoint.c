@@ -270,9 +270,16 @@ ipm_status ipm__nng_tls_config(const char *plugin, const ipm_params *p, bool lis
     return IPM_OK;
 }
 
+/* Values of p as given: an endpoint that is not given is connect's to
+ * refuse, not check's (a configuration may leave it to the program). */
 static ipm_status check_common(const char *plugin, const ipm_params *p, bool listen,
                                bool many)
 {
+    if (ipm_params_get(p, "connection_string") == NULL &&
+        (!many || ipm_params_get(p, "connection_strings") == NULL)) {
+        ipm_nng_url any = {.tls = true, .ipc = true, .tcpish = true};
+        return ipm__nng_check_keys(plugin, p, &any, false);
+    }
     if (many) {
         char **eps;
         size_t n;
