@@ -169,5 +169,5 @@ int main(void)
         cmocka_unit_test(test_child_after_foreign_nng_use),
         cmocka_unit_test(test_child_after_parent_used_nng),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return nt_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -289,5 +289,5 @@ int main(void)
         cmocka_unit_test(test_publisher_into_nngcat_sub),
         cmocka_unit_test(test_nngcat_pub_into_subscriber),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return nt_finish(cmocka_run_group_tests(tests, setup, teardown));
 }

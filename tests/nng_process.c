@@ -186,5 +186,5 @@ int main(void)
         cmocka_unit_test(test_receiver_killed_or_stopped),
         cmocka_unit_test(test_sender_killed),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return nt_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -163,5 +163,5 @@ int main(void)
         cmocka_unit_test(test_inproc_and_ws),
         cmocka_unit_test(test_subscriber_keys),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return nt_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -475,5 +475,5 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_max_message_size),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return nt_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }

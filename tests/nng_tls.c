@@ -207,5 +207,5 @@ int main(void)
         cmocka_unit_test(test_pubsub_over_tls),
         cmocka_unit_test(test_bad_files),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return nt_finish(cmocka_run_group_tests(tests, setup, teardown));
 }

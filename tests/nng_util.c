@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+
 static void connect_with(const char *endpoint, const char *extra, ipm_sender *s,
                          ipm_receiver *r)
 {
@@ -145,4 +147,10 @@ long long nt_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int nt_finish(int rc)
+{
+    nng_fini();
+    return rc;
 }

@@ -44,4 +44,11 @@ const char *nt_free_tcp(char *out, size_t cap, const char *scheme);
 
 long long nt_now_ns(void);
 
+/* End of a test program: nng_fini() (nng's documented call for leak
+ * checkers: its reaper frees closed sockets and connections in the
+ * background, and without it LeakSanitizer may catch them at exit), then
+ * rc. Only here: the library never calls nng_fini, which would break other
+ * nng users in the process. */
+int nt_finish(int rc);
+
 #endif

@@ -194,5 +194,5 @@ int main(void)
         cmocka_unit_test(test_publisher_into_plain_sub),
         cmocka_unit_test(test_plain_pub_into_subscriber),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return nt_finish(cmocka_run_group_tests(tests, NULL, NULL));
 }
