@@ -11,6 +11,10 @@
 # strategy (non-blocking receive, usleep(1000) while empty) as a reference.
 # Shm rows are added when the Shm plugins exist; POSIX mq rows (MqSender vs
 # raw mq_send/mq_receive, 64 B and 4 KiB) when the Mq plugins exist.
+# Nng rows (NngSender ->
+# NngReceiver against bench/nng_baseline.c, raw libnng push0/pull0 with the
+# same wire form and buffer settings, over tcp and ipc, interleaved in the
+# same rounds) are added when the Nng plugins and nng-baseline exist.
 #
 # Usage: bench/run.sh [-b BUILD_DIR] [-r REPEATS] [-q] [-m FILE.md] [-t "tcp ipc inproc"]
 #                     [-s "64 4Ki 1Mi"] [-k]
@@ -59,6 +63,12 @@ for b in "$bench" "$raw"; do
 done
 have_shm=0
 [[ -e $build/lib/ipm/libipm_ShmSender.so && -e $build/lib/ipm/libipm_ShmReceiver.so ]] && have_shm=1
+rawnng="$build/bin/nng-baseline"
+have_nng=0
+[[ -e $build/lib/ipm/libipm_NngSender.so && -e $build/lib/ipm/libipm_NngReceiver.so &&
+    -x $rawnng ]] && have_nng=1
+nng_transports=""
+for tr in $transports; do [[ $tr == tcp || $tr == ipc ]] && nng_transports+="$tr "; done
 
 out=$(mktemp /tmp/ipm-bench-run.XXXXXX)
 cleanup() { ((keep)) || rm -f "$out"; }
@@ -101,6 +111,8 @@ run_one() {
     case $impl in
     ipm) cmd=("$bench") ;;
     shm) cmd=("$bench" -S ShmSender -R ShmReceiver) ;;
+    nngipm) cmd=("$bench" -S NngSender -R NngReceiver) ;;
+    nngraw) cmd=("$rawnng") ;;
     zmq) cmd=("$raw") ;;
     dune)
         cmd=("$raw" --strategy dune)
@@ -118,6 +130,7 @@ run_one() {
 nsizes=$(wc -w <<<"$sizes")
 total=$(($(wc -w <<<"$transports") * nsizes * 2 * 3))
 ((have_shm)) && total=$((total + nsizes * 2))
+((have_nng)) && total=$((total + $(wc -w <<<"$nng_transports") * nsizes * 2 * 2))
 total=$((total * rounds))
 step=0
 progress() {
@@ -137,6 +150,18 @@ for ((r = 1; r <= rounds; r++)); do
             done
         done
     done
+    if ((have_nng)); then
+        for tr in $nng_transports; do
+            for size in $sizes; do
+                for pattern in throughput latency; do
+                    for impl in nngipm nngraw; do
+                        progress "round $r: $impl $tr $size $pattern"
+                        run_one "$impl" "$tr" "$size" "$pattern" "$r"
+                    done
+                done
+            done
+        done
+    fi
     if ((have_shm)); then
         for size in $sizes; do
             for pattern in throughput latency; do
@@ -160,8 +185,10 @@ mode="median of $rounds round(s)"
 
 # The sizes in bytes, by the one conversion above (bytes), for the tables.
 size_bytes=$(for s in $sizes; do bytes "$s"; done | tr '\n' ' ')
+nngv=$(dpkg-query -W -f '${Version}' libnng-dev 2>/dev/null || echo "?")
 awk -v md="$md" -v machine="$machine" -v zmqv="$zmqv" -v mode="$mode" \
-    -v transports="$transports" -v sizes="$size_bytes" -v have_shm="$have_shm" '
+    -v transports="$transports" -v sizes="$size_bytes" -v have_shm="$have_shm" \
+    -v have_nng="$have_nng" -v nng_transports="$nng_transports" -v nngv="$nngv" '
 function field(line, key,   m) {
     if (match(line, "\"" key "\":\"[^\"]*\"")) {
         m = substr(line, RSTART + length(key) + 4, RLENGTH - length(key) - 5); return m
@@ -187,10 +214,11 @@ function mb(x) { if (x == "") return "—"; return sprintf("%.0f", x) }
 # The ratio is the median over rounds of ipm/raw within each round: the two
 # run back to back, so a change in machine load between rounds cancels out
 # (the median of each column alone keeps it).
-function ratio(pkey, k, target, higher,   i, a, b, r, miss, key) {
-    key = "ratio" SUBSEP pkey SUBSEP k; cnt[key] = 0
+function ratio(pkey, k, target, higher) { return ratio_of(pkey, k, target, higher, "ipm", "zmq") }
+function ratio_of(pkey, k, target, higher, A, B,   i, a, b, r, miss, key) {
+    key = "ratio" SUBSEP pkey SUBSEP A SUBSEP k; cnt[key] = 0
     for (i = 1; i <= maxround; i++) {
-        a = rv[pkey, "ipm", k, i]; b = rv[pkey, "zmq", k, i]
+        a = rv[pkey, A, k, i]; b = rv[pkey, B, k, i]
         if (a != "" && b != "" && b > 0) add(key, a / b)
     }
     r = median(key)
@@ -218,6 +246,8 @@ function mdsep(n,   i, s) {
     if (field($0, "ok") != "true") { errors[++nerr] = $0; next }
     impl = field($0, "impl"); p = field($0, "pattern"); tr = field($0, "transport")
     if (field($0, "sender") == "ShmSender") impl = "shm"
+    if (field($0, "sender") == "NngSender") impl = "nngipm"
+    if (impl == "nng") impl = "nngraw"
     if (impl == "zmq-dune") impl = "dune"
     if (p == "startup") { first = field($0, "first_us"); p50 = field($0, "start_p50_us"); p99 = field($0, "start_p99_us"); next }
     b = field($0, "size")
@@ -268,6 +298,28 @@ END {
         c[1] = T[t]; c[2] = human(B[i]); c[3] = us(a); c[4] = us(z); c[5] = ratio("p50", k, 1.1, 0)
         c[6] = us(median("p99" SUBSEP "ipm" SUBSEP k)); c[7] = us(median("p99" SUBSEP "zmq" SUBSEP k))
         c[8] = us(median("p50" SUBSEP "dune" SUBSEP k)); row(c, 8)
+    }
+    if (have_nng + 0) {
+        nnt = split(nng_transports, NT, " ")
+        print ""
+        print "nng: NngSender -> NngReceiver vs raw libnng " nngv " push0/pull0 (same wire form, send buffer 1024)"
+        print "Throughput, messages/s; target ipm/raw >= 1.00"
+        if (md != "") { print "" > md; print "**nng throughput** (NngSender → NngReceiver vs raw libnng " nngv " push0/pull0, same wire form and buffers; messages/s; target ipm/raw ≥ 1.00)" > md; print "" > md }
+        split("transport|size|ipm msg/s|raw msg/s|ipm/raw|ipm MB/s|raw MB/s", H, "|"); row(H, 7); mdsep(7)
+        for (t = 1; t <= nnt; t++) for (i = 1; i <= nsz; i++) {
+            k = NT[t] SUBSEP B[i]
+            c[1] = NT[t]; c[2] = human(B[i]); c[3] = rate(median("thr" SUBSEP "nngipm" SUBSEP k)); c[4] = rate(median("thr" SUBSEP "nngraw" SUBSEP k))
+            c[5] = ratio_of("thr", k, 1.0, 1, "nngipm", "nngraw"); c[6] = mb(median("mbs" SUBSEP "nngipm" SUBSEP k)); c[7] = mb(median("mbs" SUBSEP "nngraw" SUBSEP k)); row(c, 7)
+        }
+        print ""
+        print "One-way latency, microseconds; target ipm/raw p50 <= 1.05"
+        if (md != "") { print "" > md; print "**nng one-way latency** (µs; target ipm/raw p50 ≤ 1.05)" > md; print "" > md }
+        split("transport|size|ipm p50|raw p50|ipm/raw|ipm p99|raw p99", H, "|"); row(H, 7); mdsep(7)
+        for (t = 1; t <= nnt; t++) for (i = 1; i <= nsz; i++) {
+            k = NT[t] SUBSEP B[i]
+            c[1] = NT[t]; c[2] = human(B[i]); c[3] = us(median("p50" SUBSEP "nngipm" SUBSEP k)); c[4] = us(median("p50" SUBSEP "nngraw" SUBSEP k))
+            c[5] = ratio_of("p50", k, 1.05, 0, "nngipm", "nngraw"); c[6] = us(median("p99" SUBSEP "nngipm" SUBSEP k)); c[7] = us(median("p99" SUBSEP "nngraw" SUBSEP k)); row(c, 7)
+        }
     }
     print ""
     line = sprintf("Starting a ZmqSender by type name (create + connect): first %s us (plugin load), then p50 %s us, p99 %s us (target < 1000 us)", us(first), us(p50), us(p99))

@@ -106,3 +106,25 @@ if(TARGET ipm_NatsSender)
   endforeach()
   add_dependencies(ipm-conformance ${_nats})
 endif()
+
+if(TARGET ipm_NngSender)
+  set(_nng ipm_NngSender ipm_NngReceiver ipm_NngPublisher ipm_NngSubscriber)
+  ipm_add_conformance(nng_tcp SENDER NngSender RECEIVER NngReceiver
+                      ENDPOINT tcp://127.0.0.1:* DEPENDS ${_nng})
+  ipm_add_conformance(nng_ipc SENDER NngSender RECEIVER NngReceiver
+                      ENDPOINT ipc://${_ipm_conf_dir}/nng-sr DEPENDS ${_nng})
+  ipm_add_conformance(nng_inproc SENDER NngSender RECEIVER NngReceiver
+                      ENDPOINT inproc://conf-nng-sr DEPENDS ${_nng})
+  ipm_add_conformance(nng_pubsub_tcp SENDER NngPublisher RECEIVER NngSubscriber
+                      ENDPOINT tcp://127.0.0.1:* DEPENDS ${_nng})
+endif()
+# tls+tcp:// with certificates made for the run (tests/nng/with_certs.sh).
+if(TARGET ipm_NngSender)
+  add_test(NAME conformance_nng_tls
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/nng/with_certs.sh
+                   $<TARGET_FILE:ipm-conformance> --sender NngSender --receiver NngReceiver
+                   --endpoint tls+tcp://localhost:* --set tls_cert=@CERTS@/cert.pem
+                   --set tls_key=@CERTS@/key.pem --set tls_ca=@CERTS@/ca.pem)
+  set_tests_properties(conformance_nng_tls PROPERTIES LABELS "conformance;nng" TIMEOUT 300
+    SKIP_RETURN_CODE 77 PASS_REGULAR_EXPRESSION "\n[0-9]+ passed, 0 failed\n")
+endif()
