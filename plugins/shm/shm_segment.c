@@ -628,6 +628,36 @@ static ipm_status wake_attach(const ipm__shm_header *h, const struct stat *st,
     return IPM_OK;
 }
 
+/*
+ * The segment was built through an unnamed file, so /proc/<pid>/maps shows
+ * our mapping as "/dev/shm/#ino (deleted)". Once it has its name, map the
+ * same file again through that name and drop the first mapping, so that
+ * tools and users see which segment a pointer lies in (a message handed out
+ * in place, a loan). Only if the name still refers to our file; otherwise,
+ * or on any failure, the first mapping stays. Returns the descriptor to
+ * keep; *m may change.
+ */
+static int map_by_name(const char *path, int fd, const struct stat *mine, void **m,
+                       uint64_t size, uint64_t alloc)
+{
+    int fd2 = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd2 < 0) return fd;
+    struct stat st;
+    void *m2 = MAP_FAILED;
+    if (fstat(fd2, &st) == 0 && st.st_dev == mine->st_dev && st.st_ino == mine->st_ino)
+        m2 = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | (alloc == size ? MAP_POPULATE : 0), fd2, 0);
+    if (m2 == MAP_FAILED) {
+        close(fd2);
+        return fd;
+    }
+    if (alloc < size) populate(m2, alloc);
+    munmap(*m, (size_t)size);
+    *m = m2;
+    close(fd);
+    return fd2;
+}
+
 ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *type,
                            ipm__shm_seg *out)
 {
@@ -712,6 +742,7 @@ ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *
         unlink(path);
         goto fail;
     }
+    fd = map_by_name(path, fd, &st, &m, size, alloc);
     fill_seg(out, fd, m, size, &st, c->name, true);
     out->wake = wake;
     return IPM_OK;
