@@ -319,7 +319,10 @@ static slot *push(lane_rd *l, uint64_t len, uint32_t released, char *meta)
     sl->units = (uint32_t)(len / IPM_SHM_REC_ALIGN);
     sl->meta = meta;
     atomic_store_explicit(&sl->released, released, memory_order_relaxed);
-    atomic_store_explicit(&l->issued, is + 1, memory_order_seq_cst);
+    /* Release suffices: a thread retiring slots that misses this one also
+     * misses a slot not yet released, and the releaser of a PAD slot (us)
+     * runs advance itself right after. */
+    atomic_store_explicit(&l->issued, is + 1, memory_order_release);
     return sl;
 }
 
