@@ -85,8 +85,7 @@ static bool ensure_roudi(void)
 
 void bench_iox_stop_roudi(void)
 {
-    if (roudi_pid <= 0)
-        return;
+    if (roudi_pid <= 0) return;
     kill(roudi_pid, SIGINT);
     if (bench_wait(roudi_pid, 60000) < 0)
         fprintf(stderr, "iceoryx: iox-roudi did not stop on SIGINT; killed\n");
@@ -277,9 +276,15 @@ static int sink_side(thr_args *a)
     if (!side_connected(&s)) return 1;
     int64_t ready = 0;
     bench_put(a->pipe, &ready, sizeof ready);
-    for (long i = 0; i < a->count; i++)
-        iox_sub_release_chunk(s.sub, take(&s, false));
+    /* The consumer reads every byte in place, as ipm-shm-bench's does. */
+    uint64_t acc = 0;
+    for (long i = 0; i < a->count; i++) {
+        const void *in = take(&s, false);
+        acc += bench_read_all(in, a->size);
+        iox_sub_release_chunk(s.sub, in);
+    }
     int64_t end = bench_now_ns();
+    bench_sink(acc);
     bench_put(a->pipe, &end, sizeof end);
     side_fini(&s);
     return 0;
@@ -296,7 +301,7 @@ static int source_side(thr_args *a, bench_pipe *go)
     bench_put(go, &t0, sizeof t0);
     for (long i = 0; i < a->count; i++) {
         void *out = loan(&s, a->size);
-        memcpy(out, &i, sizeof i);
+        memset(out, (int)i, a->size); /* every byte, as the ipm loan path */
         iox_pub_publish_chunk(s.pub, out);
     }
     sleep_ms(200);

@@ -10,9 +10,17 @@
  *     API when those plugins load, and for iceoryx's C binding when it was
  *     found at build time (iox-roudi is started if needed).
  *
- * Usage: ipm-shm-bench [--json] [--quick]
+ *   - loans: the producer loans, writes every byte and sends, the consumer
+ *     reads every byte in place, for 64 B, 64 KiB, 4 MiB and 40 MiB, beside
+ *     iceoryx's loan API doing the same and the producer's bare fill of the
+ *     same memory with no transport (the limit); 64 B blocking throughput
+ *     over five runs (min, median, max); fan-in of 4 senders beside one.
+ *
+ * Usage: ipm-shm-bench [--json] [--quick] [--loans]
  *   --json   one JSON object per measurement on stdout instead of the table
  *   --quick  fewer iterations (a smoke run)
+ *   --loans  only the loan, five-run and fan-in rows (and the latency rows
+ *            of 64 B blocking: shm and the futex ping-pong)
  */
 #define _GNU_SOURCE
 #include "shm_bench_util.h"
@@ -42,10 +50,11 @@ typedef struct row {
     bool have[NCOL];
 } row;
 
-static row rows[32];
+static row rows[48];
 static int nrows;
 static bool json;
 static bool quick;
+static bool loans_only;
 
 static row *get_row(const char *label, bool is_rate)
 {
@@ -427,8 +436,226 @@ static void print_table(void)
         "reference: latency rows = bare futex ping-pong between two processes (blocking "
         "floor);\n  throughput rows = single-core memcpy of the same block size, cycling "
         "through 64 MiB.\n"
-        "iceoryx is zero-copy: its sender writes 8 bytes into a loaned chunk and its "
-        "echo copies once;\n  shm copies once per side (send in, receive out).\n");
+        "loan rows: the producer loans, writes every byte and sends; the consumer reads "
+        "every byte in place\n  (iceoryx: its loan API doing the same; reference: the "
+        "bare fill of the same memory, no transport).\n"
+        "iceoryx throughput rows write every byte too; its echo (latency) copies once; "
+        "shm's ordinary send copies in, its receive is in place.\n");
+}
+
+/* ------------------------------------------------ loans and fan-in */
+
+/* One stream: nsenders processes each sending count messages of size
+ * bytes to one ShmReceiver (this process's child). With loans, each
+ * producer loans, writes every byte, and sends; the consumer reads every
+ * byte in place. Otherwise ipm_send of a prepared buffer and a consumer
+ * that only takes and releases. Rate: all messages over the time from the
+ * first send to the last receive. */
+typedef struct stream_arg {
+    char ep[128];
+    char extra[128];
+    size_t size;
+    long count; /* per sender */
+    int nsenders;
+    bool loans;
+    bench_pipe *up;
+} stream_arg;
+
+static int stream_sink(stream_arg *a)
+{
+    char spec[512];
+    snprintf(spec, sizeof spec, "type=ShmReceiver; connection_string=%s; %s", a->ep,
+             a->extra);
+    ipm_receiver *r;
+    if (ipm_receiver_open(spec, &r) != IPM_OK) {
+        fprintf(stderr, "stream sink: %s\n", ipm_last_error());
+        return 1;
+    }
+    int64_t ready = 0;
+    bench_put(a->up, &ready, sizeof ready);
+    uint64_t acc = 0;
+    long total = a->count * a->nsenders;
+    for (long i = 0; i < total; i++) {
+        ipm_message m;
+        if (ipm_receive(r, &m, 20000) != IPM_OK) {
+            fprintf(stderr, "stream sink %ld: %s\n", i, ipm_last_error());
+            return 2;
+        }
+        if (a->loans) acc += bench_read_all(m.data, m.size);
+        ipm_message_release(&m);
+    }
+    int64_t end = bench_now_ns();
+    bench_sink(acc);
+    bench_put(a->up, &end, sizeof end);
+    ipm_receiver_destroy(r);
+    return 0;
+}
+
+static int stream_source(stream_arg *a, bench_pipe *go)
+{
+    char spec[512];
+    snprintf(spec, sizeof spec, "type=ShmSender; connection_string=%s", a->ep);
+    ipm_sender *s;
+    if (ipm_sender_open(spec, &s) != IPM_OK) {
+        fprintf(stderr, "stream source: %s\n", ipm_last_error());
+        return 1;
+    }
+    unsigned char *buf = a->loans ? NULL : calloc(1, a->size ? a->size : 1);
+    char c;
+    if (!bench_get(go, &c, 1, 30000)) return 2;
+    for (long i = 0; i < a->count; i++) {
+        ipm_status st;
+        if (a->loans) {
+            void *b;
+            st = ipm_sender_loan(s, a->size, 20000, &b);
+            if (st == IPM_OK) {
+                memset(b, (int)i, a->size);
+                st = ipm_send_loan(s, b, a->size, 20000, "");
+            }
+        } else {
+            st = ipm_send(s, buf, a->size, 20000, "");
+        }
+        if (st != IPM_OK) {
+            fprintf(stderr, "stream source %ld: %s\n", i, ipm_last_error());
+            return 3;
+        }
+    }
+    free(buf);
+    ipm_sender_destroy(s);
+    return 0;
+}
+
+static int stream_run(size_t size, long count, int nsenders, bool loans,
+                      const char *extra, double *rate)
+{
+    stream_arg a = {.size = size, .count = count, .nsenders = nsenders, .loans = loans};
+    static int counter;
+    snprintf(a.ep, sizeof a.ep, "shm://ipm-bench-%d-s%d", (int)getpid(), counter++);
+    snprintf(a.extra, sizeof a.extra, "%s", extra);
+    bench_pipe up, go;
+    if (!bench_pipe_open(&up)) return -1;
+    if (!bench_pipe_open(&go)) {
+        bench_pipe_close(&up);
+        return -1;
+    }
+    a.up = &up;
+    fflush(stdout);
+    pid_t sink = fork();
+    if (sink == 0) _exit(stream_sink(&a));
+    int rc = -1;
+    pid_t src[16];
+    int nsrc = 0;
+    int64_t tmp, end, t0 = 0;
+    if (!bench_get(&up, &tmp, sizeof tmp, 20000)) goto out;
+    for (; nsrc < nsenders; nsrc++) {
+        src[nsrc] = fork();
+        if (src[nsrc] == 0) _exit(stream_source(&a, &go));
+    }
+    struct timespec ts = {0, 50 * 1000 * 1000}; /* let them attach */
+    nanosleep(&ts, NULL);
+    t0 = bench_now_ns();
+    for (int i = 0; i < nsenders; i++)
+        bench_put(&go, "g", 1);
+    if (!bench_get(&up, &end, sizeof end, 120000)) goto out;
+    *rate = (double)(count * nsenders) / ((double)(end - t0) / 1e9);
+    rc = 0;
+out:
+    for (int i = 0; i < nsrc; i++)
+        if (bench_wait(src[i], 60000) != 0) rc = -1;
+    if (bench_wait(sink, 60000) != 0) rc = -1;
+    bench_pipe_close(&up);
+    bench_pipe_close(&go);
+    return rc;
+}
+
+/* The producer's bare fill: memset of size-byte pieces cycling through a
+ * working set as large as the queue the loan path writes, no transport. */
+static double fill_bandwidth(size_t size, size_t set)
+{
+    if (set < size) set = size;
+    unsigned char *m = malloc(set);
+    if (!m) return 0;
+    memset(m, 0, set);
+    size_t pieces = set / size, k = 0;
+    long n = 0;
+    int64_t t0 = bench_now_ns(), t1;
+    do {
+        for (int j = 0; j < 16; j++, n++) {
+            memset(m + (k % pieces) * size, (int)n, size);
+            k++;
+        }
+        __asm__ __volatile__("" : : "r"(m) : "memory");
+        t1 = bench_now_ns();
+    } while (t1 - t0 < (quick ? 50000000 : 300000000));
+    free(m);
+    return (double)n * (double)size / ((double)(t1 - t0) / 1e9);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Loans beside iceoryx's loans and the bare fill; 64 B blocking over five
+ * runs; fan-in of 4 senders beside one. */
+static void run_loans(void)
+{
+    static const struct {
+        size_t size;
+        long count;
+        const char *extra; /* queue keys that hold it */
+        size_t set;
+    } L[] = {
+        {64, 2000000, "buffer_size=8Mi", 8u << 20},
+        {65536, 60000, "buffer_size=8Mi", 8u << 20},
+        {4u << 20, 600, "buffer_size=16Mi; max_message_size=4Mi", 16u << 20},
+        {40u << 20, 60, "buffer_size=128Mi; max_message_size=40Mi", 128u << 20},
+    };
+    static const char *const names[] = {"64 B", "64 KiB", "4 MiB", "40 MiB"};
+    for (int i = 0; i < 4; i++) {
+        char label[48];
+        snprintf(label, sizeof label, "loan write+read %s", names[i]);
+        long count = quick ? L[i].count / 10 : L[i].count;
+        double rate;
+        if (stream_run(L[i].size, count, 1, true, L[i].extra, &rate) == 0)
+            record(label, true, COL_SHM, rate, rate * (double)L[i].size / 1e9, "shm",
+                   "loan", L[i].size, "blocking");
+        double bw = fill_bandwidth(L[i].size, L[i].set);
+        record(label, true, COL_REF, bw / (double)L[i].size, bw / 1e9, "fill", "loan",
+               L[i].size, "bare-fill");
+#ifdef IPM_BENCH_HAVE_ICEORYX
+        if (L[i].size <= 65536 && bench_iox_throughput(L[i].size, count, &rate) == 0)
+            record(label, true, COL_IOX, rate, rate * (double)L[i].size / 1e9, "iceoryx",
+                   "loan", L[i].size, "blocking");
+#endif
+    }
+    double r[5];
+    int nr = 0;
+    for (int k = 0; k < 5; k++)
+        if (stream_run(64, quick ? 300000 : 3000000, 1, false, "", &r[nr]) == 0) nr++;
+    if (nr > 0) {
+        qsort(r, (size_t)nr, sizeof r[0], cmp_double);
+        if (!json)
+            fprintf(stderr,
+                    "  64 B blocking x%d: min %.2f median %.2f max %.2f M/s "
+                    "(max/min %.2f)\n",
+                    nr, r[0] / 1e6, r[nr / 2] / 1e6, r[nr - 1] / 1e6, r[nr - 1] / r[0]);
+        record("64 B blocking min", true, COL_SHM, r[0], r[0] * 64 / 1e9, "shm",
+               "throughput-min", 64, "blocking");
+        record("64 B blocking median", true, COL_SHM, r[nr / 2], r[nr / 2] * 64 / 1e9,
+               "shm", "throughput-median", 64, "blocking");
+        record("64 B blocking max", true, COL_SHM, r[nr - 1], r[nr - 1] * 64 / 1e9, "shm",
+               "throughput-max", 64, "blocking");
+    }
+    double one, four;
+    long n = quick ? 200000 : 2000000;
+    if (stream_run(64, n, 1, false, "", &one) == 0)
+        record("fan-in 64 B, 1 sender", true, COL_SHM, one, one * 64 / 1e9, "shm",
+               "fan-in-1", 64, "blocking");
+    if (stream_run(64, n / 4, 4, false, "", &four) == 0)
+        record("fan-in 64 B, 4 senders", true, COL_SHM, four, four * 64 / 1e9, "shm",
+               "fan-in-4", 64, "blocking");
 }
 
 /* ------------------------------------------------------------- main */
@@ -491,8 +718,10 @@ int main(int argc, char **argv)
             json = true;
         else if (strcmp(argv[i], "--quick") == 0)
             quick = true;
+        else if (strcmp(argv[i], "--loans") == 0)
+            loans_only = true;
         else {
-            fprintf(stderr, "usage: %s [--json] [--quick]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--json] [--quick] [--loans]\n", argv[0]);
             return 2;
         }
     }
@@ -513,6 +742,18 @@ int main(int argc, char **argv)
     if (futex_pingpong(iters, &p50, &p99) == 0) {
         record("latency 64 B blocking", false, COL_REF, p50, p99, "futex", "latency", 4,
                "blocking");
+    }
+    if (loans_only) {
+        double a, b;
+        if (latency_ipm(&shm, 64, false, iters, &a, &b) == 0)
+            record("latency 64 B blocking", false, COL_SHM, a, b, "shm", "latency", 64,
+                   "blocking");
+        run_loans();
+#ifdef IPM_BENCH_HAVE_ICEORYX
+        bench_iox_stop_roudi();
+#endif
+        if (!json) print_table();
+        return 0;
     }
     run_latency(&shm, true);
     run_latency(&shmps, have_ps);
@@ -547,6 +788,7 @@ int main(int argc, char **argv)
     }
     run_throughput(&shm, true);
     run_throughput(&zmq, have_zmq);
+    run_loans();
 #ifdef IPM_BENCH_HAVE_ICEORYX
     for (int si = 0; si < 2; si++) {
         size_t size = si == 0 ? 64 : 65536;

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,4 +91,26 @@ int bench_wait(int pid, int timeout_ms)
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+}
+
+uint64_t bench_read_all(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t acc = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, b + i, 8);
+        acc += w;
+    }
+    for (; i < n; i++)
+        acc += b[i];
+    return acc;
+}
+
+/* Not static: a value stored where another unit could read it stays. */
+volatile uint64_t bench_sink_word;
+
+void bench_sink(uint64_t v)
+{
+    bench_sink_word += v;
 }

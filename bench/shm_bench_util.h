@@ -24,6 +24,13 @@ void bench_pipe_close(bench_pipe *p);
 bool bench_put(bench_pipe *p, const void *buf, size_t n);
 bool bench_get(bench_pipe *p, void *buf, size_t n, int timeout_ms);
 
+/* Read every byte of n bytes at p (8 at a time) and return their sum, so
+ * that a consumer's "reading the message" costs what it says. */
+uint64_t bench_read_all(const void *p, size_t n);
+/* Keep a value alive (so the compiler cannot drop a read loop). */
+void bench_sink(uint64_t v);
+extern volatile uint64_t bench_sink_word;
+
 /* Wait for a child; returns its exit status, or -1 (killed after timeout). */
 int bench_wait(int pid, int timeout_ms);
 

@@ -55,7 +55,10 @@ static void check_segment(const ipm__shm_seg *s)
     const unsigned char *base = (const unsigned char *)s->hdr;
     FUZZ_CHECK(s->cap >= 4096 && (s->cap & (s->cap - 1)) == 0);
     FUZZ_CHECK(s->data >= base + sizeof(ipm__shm_header));
-    FUZZ_CHECK(s->data + s->cap == base + s->size);
+    uint64_t lanes = s->hdr->kind == IPM_SHM_KIND_QUEUE ? s->lanes : 1;
+    FUZZ_CHECK(lanes >= 1 && lanes <= IPM_SHM_MAX_LANES);
+    FUZZ_CHECK(s->data + lanes * s->cap == base + s->size);
+    if (s->lane != NULL) FUZZ_CHECK((const unsigned char *)(s->lane + lanes) <= s->data);
     FUZZ_CHECK(ipm__shm_rec_len(IPM_SHM_MAX_METADATA, s->max_message_size) <= s->cap / 2);
 }
 
@@ -91,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         c.capacity = 4096;
         c.max_message_size = 1024;
         c.mode = 0600;
+        c.lanes = 2;
         st = ipm__shm_create(&c, kind, "ShmFuzz", &seg);
     } else {
         st = ipm__shm_attach(name, kind, "ShmFuzz", NULL, &seg);

@@ -99,6 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c.capacity = 4096;
     c.max_message_size = 1024;
     c.mode = 0600;
+    c.lanes = 2;
     ipm__shm_seg owner, peer;
     memset(&owner, 0, sizeof owner);
     memset(&peer, 0, sizeof peer);
@@ -125,9 +126,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ipm__shm_ring_writer rw = {0};
     ipm__shm_ring_reader rr;
     ipm__shm_queue_writer qw;
-    ipm__shm_queue_reader qr = {0};
+    /* The receiver's reader takes the owner's mapping over; up to two
+     * messages are held and released newest first, as an application may. */
+    ipm__shm_qmap *q = NULL;
+    ipm_message held[2];
+    int nheld = 0;
+    bool queue_broken = false;
+    const uint64_t fsize0 = owner.size, hdr_area = owner.hdr->data_offset;
     if (queue) {
-        FUZZ_CHECK(ipm__shm_queue_writer_init(&peer, &qw)); /* a fresh queue */
+        FUZZ_CHECK(ipm__shm_queue_writer_init(&peer, 1, &qw)); /* a fresh lane */
+        FUZZ_CHECK(ipm__shm_lane_allocate(&peer, 1, "ShmFuzz") == IPM_OK);
+        q = ipm__shm_qmap_new(&owner);
+        FUZZ_CHECK(q != NULL);
     } else if (data[0] & 2) {
         ipm__shm_ring_reader_at_start(&peer, &rr);
     } else {
@@ -146,7 +156,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!queue) {
                 ipm_status st = ipm__shm_ring_write(&owner, &rw, payload, n, topic, t);
                 FUZZ_CHECK(st == IPM_OK || st == IPM_ENOMEM);
-            } else if (ipm__shm_queue_has_room(&peer, &qw, ipm__shm_rec_len(t, n))) {
+            } else if (o & 4) {
+                /* A loan, written in place, then sent or returned. */
+                if (ipm__shm_queue_has_room(&qw, ipm__shm_queue_loan_len(n))) {
+                    memset(ipm__shm_queue_loan(&qw, n), 'L', n);
+                    if (o & 8)
+                        ipm__shm_queue_commit(&peer, &qw, n, topic, t);
+                    else
+                        ipm__shm_queue_unloan(&qw);
+                }
+            } else if (ipm__shm_queue_has_room(&qw, ipm__shm_rec_len(t, n))) {
                 ipm__shm_queue_write(&peer, &qw, payload, n, topic, t);
             }
             break;
@@ -154,19 +173,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 1: {
             ipm_message m;
             memset(&m, 0, sizeof m);
-            int rc = queue ? ipm__shm_queue_read(&owner, &qr, pool, &m)
+            bool corrupt = false;
+            if (queue && queue_broken) break;
+            int rc = queue ? ipm__shm_qmap_read(q, pool, &m, &corrupt)
                            : ipm__shm_ring_read(&peer, &rr, pool, accept_all, NULL, &m,
                                                 &dropped);
             FUZZ_CHECK(rc >= -1 && rc <= 1);
             if (rc < 0) {
                 FUZZ_CHECK(*ipm_last_error() != '\0');
-                /* What ShmReceiver does next is to recreate the queue; here
-                 * it starts over at the sender's head. */
-                if (queue) qr = (ipm__shm_queue_reader){.pos = qw.head, .head = qw.head};
+                /* What ShmReceiver does next is to recreate the queue (a
+                 * fresh segment, which this input does not model): stop. */
+                if (queue && corrupt) queue_broken = true;
             }
             if (rc == 1) {
-                check_message(&m, owner.max_message_size);
-                ipm__shm_release(&m);
+                check_message(&m, peer.max_message_size);
+                if (!queue || (o & 16) == 0) {
+                    ipm__shm_release(&m);
+                } else {
+                    held[nheld++] = m;
+                    if (nheld == 2) {
+                        ipm__shm_release(&held[1]);
+                        ipm__shm_release(&held[0]);
+                        nheld = 0;
+                    }
+                }
             }
             break;
         }
@@ -189,7 +219,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (evil_wake != NULL)
                     atomic_store(&evil_wake->data_waiters, (uint32_t)v);
             } else {
-                size_t off = ((size_t)idx * 8) % sizeof(ipm__shm_header);
+                /* The header and, for a queue, its lane table. */
+                size_t off = ((size_t)idx * 8) % hdr_area;
                 memcpy(evil + off, &v, sizeof v);
             }
             break;
@@ -197,11 +228,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
+    for (int i = nheld - 1; i >= 0; i--)
+        ipm__shm_release(&held[i]);
     ipm__shm_pool_unref(pool);
     ipm__shm_ring_writer_free(&rw);
     if (evil_wake != NULL) shmdt(evil_wake);
     munmap(evil, fsize);
+    (void)fsize0;
     ipm__shm_detach(&peer);
-    ipm__shm_detach(&owner);
+    if (q != NULL)
+        ipm__shm_qmap_close(q);
+    else
+        ipm__shm_detach(&owner);
     return 0;
 }

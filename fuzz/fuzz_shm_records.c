@@ -94,6 +94,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     h->max_message_size = MAX_MESSAGE;
     atomic_store(&h->head, head);
     atomic_store(&h->tail, ring ? tail : 0);
+    ipm__shm_lane *lane = aligned_alloc(64, sizeof *lane);
+    FUZZ_CHECK(lane != NULL);
+    memset(lane, 0, sizeof *lane);
+    atomic_store(&lane->head, head);
     atomic_store(&h->pubver, pubver & ~(uint64_t)1); /* a writer that finished */
 
     ipm__shm_seg seg;
@@ -103,12 +107,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     seg.data = area;
     seg.cap = CAP;
     seg.max_message_size = MAX_MESSAGE;
+    if (!ring) {
+        seg.lane = lane;
+        seg.lanes = 1;
+    }
     snprintf(seg.name, sizeof seg.name, "fuzz");
 
     ipm__shm_pool *pool = ipm__shm_pool_new();
     FUZZ_CHECK(pool != NULL);
     _Atomic uint64_t dropped = 0;
-    ipm__shm_queue_reader qr = {0};
+    /* The queue reader takes a copy of the segment over (size 0: closing
+     * it unmaps nothing); messages are held in threes and released out of
+     * order (flags & 8), as an application may. */
+    ipm__shm_seg qseg = seg;
+    ipm__shm_qmap *q = ring ? NULL : ipm__shm_qmap_new(&qseg);
+    FUZZ_CHECK(ring || q != NULL);
+    ipm_message held[3];
+    int nheld = 0;
     ipm__shm_ring_reader rr;
     if (flags & 2)
         ipm__shm_ring_reader_at_start(&seg, &rr);
@@ -118,17 +133,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < MAX_READS; i++) {
         ipm_message m;
         memset(&m, 0, sizeof m);
-        int rc = ring ? ipm__shm_ring_read(&seg, &rr, pool, (flags & 4) ? reject_x : accept_all,
-                                           NULL, &m, &dropped)
-                      : ipm__shm_queue_read(&seg, &qr, pool, &m);
+        bool corrupt = false;
+        int rc = ring ? ipm__shm_ring_read(&seg, &rr, pool,
+                                           (flags & 4) ? reject_x : accept_all, NULL, &m,
+                                           &dropped)
+                      : ipm__shm_qmap_read(q, pool, &m, &corrupt);
         FUZZ_CHECK(rc >= -1 && rc <= 1);
         if (rc != 1) {
             if (rc < 0) FUZZ_CHECK(*ipm_last_error() != '\0');
             break;
         }
         check_message(&m);
-        ipm__shm_release(&m);
+        if (ring || !(flags & 8)) {
+            ipm__shm_release(&m);
+            continue;
+        }
+        held[nheld++] = m;
+        if (nheld == 3) {
+            ipm__shm_release(&held[1]);
+            ipm__shm_release(&held[2]);
+            ipm__shm_release(&held[0]);
+            nheld = 0;
+        }
     }
+    for (int i = nheld - 1; i >= 0; i--)
+        ipm__shm_release(&held[i]);
+    if (q != NULL) {
+        /* Everything released: the receiver gave all the room back. */
+        FUZZ_CHECK(atomic_load(&lane->consumed) % IPM_SHM_REC_ALIGN == 0);
+        ipm__shm_qmap_close(q);
+    }
+    free(lane);
     ipm__shm_pool_unref(pool);
     free(area);
     free(h);

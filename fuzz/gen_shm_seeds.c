@@ -32,7 +32,7 @@ static void put(const char *dir, const char *file, unsigned char flags, const vo
  * writes it; the caller frees it. */
 static unsigned char *segment(uint32_t kind, size_t *size)
 {
-    uint64_t cap = 4096, total = ipm__shm_segment_size(kind, cap);
+    uint64_t cap = 4096, total = ipm__shm_segment_size(kind, cap, 1);
     unsigned char *m = calloc(1, total);
     ipm__shm_header *h = (ipm__shm_header *)m;
     h->magic = IPM_SHM_MAGIC;
@@ -41,7 +41,11 @@ static unsigned char *segment(uint32_t kind, size_t *size)
     h->total_size = total;
     h->capacity = cap;
     h->max_message_size = 1024;
-    h->data_offset = total - cap;
+    h->data_offset = ipm__shm_data_offset(kind, 1);
+    if (kind == IPM_SHM_KIND_QUEUE) {
+        h->lanes = 1;
+        h->lane_offset = IPM_SHM_LANE_OFFSET;
+    }
     h->owner_pid = 0; /* the flag byte patches in the fuzzer's own pid */
     h->wake_id = -1;  /* no wake area: a fuzzed attach stops at its check */
     *size = total;
@@ -60,7 +64,11 @@ static void records(const char *dir, const char *file, unsigned char flags, int 
     h.capacity = CAP;
     h.max_message_size = 1024;
     static ipm__shm_wake wake;
+    static ipm__shm_lane lane;
+    memset(&lane, 0, sizeof lane);
     ipm__shm_seg s = {.fd = -1,
+                      .lane = &lane,
+                      .lanes = 1,
                       .hdr = &h,
                       .data = area,
                       .cap = CAP,
@@ -77,12 +85,14 @@ static void records(const char *dir, const char *file, unsigned char flags, int 
                 exit(1);
         ipm__shm_ring_writer_free(&w);
     } else {
-        ipm__shm_queue_writer w = {0};
+        ipm__shm_queue_writer w;
+        if (!ipm__shm_queue_writer_init(&s, 0, &w)) exit(1);
         for (int i = 0; i < count; i++) {
             uint64_t len = ipm__shm_rec_len(4, size);
-            if (!ipm__shm_queue_has_room(&s, &w, len)) break;
+            if (!ipm__shm_queue_has_room(&w, len)) break;
             ipm__shm_queue_write(&s, &w, payload, size, "meta", 4);
         }
+        atomic_store(&h.head, atomic_load(&lane.head)); /* the seed's head word */
     }
     unsigned char buf[1 + 24 + CAP];
     uint64_t words[3] = {atomic_load(&h.head), atomic_load(&h.tail),

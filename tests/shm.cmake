@@ -9,7 +9,7 @@ function(ipm_add_shm_test name)
 endfunction()
 
 if(TARGET ipm_ShmPublisher)
-  foreach(t shm_pubsub shm_drops shm_sendrecv shm_crash shm_harden)
+  foreach(t shm_pubsub shm_drops shm_sendrecv shm_crash shm_harden shm_loans shm_fanin)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c)
       ipm_add_shm_test(${t} TIMEOUT 120)
     endif()

@@ -474,7 +474,9 @@ static void test_truncation(void **state)
  * then handed to uid/gid 65534 with mode 0666, as a squatter leaves it. */
 static void squat(const char *path, uint32_t kind)
 {
-    uint64_t cap = 4096, total = 4096 + cap; /* header page, then the data area */
+    /* Header page (a queue: then its lane table page), then the data area. */
+    uint64_t cap = 4096, off = kind == IPM_SHM_KIND_QUEUE ? 8192 : 4096,
+             total = off + cap;
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0666);
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, (off_t)total), 0);
@@ -486,7 +488,11 @@ static void squat(const char *path, uint32_t kind)
     h.total_size = total;
     h.capacity = cap;
     h.max_message_size = 1024;
-    h.data_offset = total - cap;
+    h.data_offset = off;
+    if (kind == IPM_SHM_KIND_QUEUE) {
+        h.lanes = 1;
+        h.lane_offset = IPM_SHM_LANE_OFFSET;
+    }
     h.owner_pid = (int32_t)getpid();
     h.owner_start = 0;
     h.wake_id = -1;
@@ -661,8 +667,8 @@ static void test_queue_bad_consumer_position(void **state)
     assert_int_equal(st, IPM_ETIMEDOUT); /* full */
     size_t size;
     unsigned char *m = map_rw(name, &size);
-    ipm__shm_header *h = (ipm__shm_header *)m;
-    atomic_store(&h->consumed, atomic_load(&h->head) - 16);
+    ipm__shm_lane *lane0 = (ipm__shm_lane *)(m + IPM_SHM_LANE_OFFSET);
+    atomic_store(&lane0->consumed, atomic_load(&lane0->head) - 16);
     IPM_ASSERT_ERR(ipm_send(s, buf, sizeof buf, 100, "m"), IPM_ESYS, "corrupt");
     munmap(m, size);
     /* What was queued is intact. */

@@ -204,7 +204,8 @@ static void test_sizes(void **state)
 }
 
 /* Sender first: sends wait for a receiver (then time out); a second
- * sender and a second receiver are refused. */
+ * sender takes a lane of its own (fan-in) unless max_senders=1 leaves
+ * none; a second receiver is refused. */
 static void test_roles(void **state)
 {
     (void)state;
@@ -224,8 +225,12 @@ static void test_roles(void **state)
     ipm_message_release(&m);
 
     ipm_sender *s2;
-    IPM_ASSERT_ERR(shm_t_open_sender("ShmSender", name, NULL, &s2), IPM_ECONNECT,
-                   "single sender");
+    IPM_ASSERT_OK(shm_t_open_sender("ShmSender", name, NULL, &s2));
+    IPM_ASSERT_OK(ipm_send(s2, "second", 6, 1000, NULL));
+    IPM_ASSERT_OK(ipm_receive(r, &m, 1000));
+    assert_memory_equal(m.data, "second", 6);
+    ipm_message_release(&m);
+    ipm_sender_destroy(s2);
     IPM_ASSERT_ERR(shm_t_open_receiver("ShmReceiver", name, NULL, &r2), IPM_ECONNECT,
                    "live ShmReceiver");
     ipm_receiver *sub;

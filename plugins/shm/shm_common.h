@@ -26,7 +26,7 @@
 #include <ipm/plugin.h>
 
 #define IPM_SHM_MAGIC 0x00004D48534D5049ull /* "IPMSHM\0\0" in memory order */
-#define IPM_SHM_VERSION 2u                  /* bump on any layout change */
+#define IPM_SHM_VERSION 3u                  /* bump on any layout change */
 #define IPM_SHM_LINE 64                     /* cache line: producer/consumer split */
 #define IPM_SHM_REC_ALIGN 32u               /* records start on 32-byte boundaries */
 #define IPM_SHM_MAX_METADATA 255u           /* bytes of topic/metadata, without NUL */
@@ -34,26 +34,57 @@
 
 /* The limits a Shm type states in its descriptor (before connect: the
  * defaults); each type's limits op refines max_message_size from its keys. */
-#define IPM_SHM_LIMITS(features)                                                        \
-    {IPM_SHM_DEFAULT_MAX_MESSAGE, IPM_SHM_MAX_METADATA, IPM_FEATURE_CROSS_PROCESS | (features), 0}
-#define IPM_SHM_NAME_MAX 200                /* NAME of shm://NAME */
+#define IPM_SHM_LIMITS(features)                                                         \
+    {                                                                                    \
+        IPM_SHM_DEFAULT_MAX_MESSAGE, IPM_SHM_MAX_METADATA,                               \
+            IPM_FEATURE_CROSS_PROCESS | (features), 0                                    \
+    }
+#define IPM_SHM_NAME_MAX 200                      /* NAME of shm://NAME */
 #define IPM_SHM_LIVENESS_NS (100 * 1000 * 1000ll) /* bounded sleeps, owner checks */
 #define IPM_SHM_MAX_BUFFER (1ull << 37) /* 128 GiB: larger is refused as absurd */
 #define IPM_SHM_MAX_OWNERS 16           /* entries of allowed_owners */
 #define IPM_SHM_WAKE_MAGIC 0x454B41574D485349ull /* "ISHMWAKE" in memory order */
+#define IPM_SHM_MAX_LANES 64     /* max_senders: sender lanes of a queue */
+#define IPM_SHM_DEFAULT_LANES 16 /* max_senders if not set */
 
 enum { IPM_SHM_KIND_RING = 1, IPM_SHM_KIND_QUEUE = 2 };
 enum { IPM_SHM_REC_MSG = 1, IPM_SHM_REC_PAD = 2 };
 
-/* A claim on a role in a segment: the queue's single producer. pid 0 =
- * free. A claim whose process is dead (pid gone, zombie, or pid reused:
- * start time differs) may be taken over. */
+/* A claim on a role in a segment: one sender lane of a queue. One word,
+ * so that taking a claim is one compare-and-swap of the whole identity:
+ * pid in the low 22 bits (Linux's pid_max is at most 2^22), the start time
+ * (/proc/<pid>/stat field 22) above. 0 = free. A claim whose process is
+ * dead (pid gone, zombie, or pid reused: start time differs) may be taken
+ * over. */
 typedef struct ipm__shm_claim {
-    _Atomic int32_t pid;
-    uint32_t reserved;
-    _Atomic uint64_t start; /* /proc/<pid>/stat field 22 of the claimant */
-    unsigned char pad_[IPM_SHM_LINE - 16];
+    _Atomic uint64_t word;
+    unsigned char pad_[IPM_SHM_LINE - 8];
 } ipm__shm_claim;
+#define IPM_SHM_CLAIM_PID_BITS 22
+
+/*
+ * One sender lane of a queue (ShmSender/ShmReceiver): a single-producer,
+ * single-consumer byte ring of `capacity` bytes at data_offset + i *
+ * capacity, and these control lines in the header area. Each ShmSender
+ * claims a free (or dead) lane, so senders never share anything they write
+ * on every message: a sender killed at any point leaves only its own lane
+ * behind, in a state whose published prefix is whole messages.
+ *
+ * Who writes what: the sender writes claim, head, space_word/waiters/need
+ * and its records; the receiver writes consumed (and wakes via space_word).
+ * Each side validates what it reads from the other (shm_queue.c).
+ */
+typedef struct ipm__shm_lane {
+    ipm__shm_claim claim;  /* line 0: the lane's sender */
+    _Atomic uint64_t head; /* line 1: byte position after the last whole record */
+    unsigned char pad1_[IPM_SHM_LINE - 8];
+    _Atomic uint64_t consumed; /* line 2: released prefix (receiver) */
+    unsigned char pad2_[IPM_SHM_LINE - 8];
+    _Atomic uint32_t space_word;    /* line 3: futex, bumped to wake the sender */
+    _Atomic uint32_t space_waiters; /* 1: the sender sleeps on a full lane */
+    _Atomic uint64_t space_need;    /* wake it once consumed reaches this */
+    unsigned char pad3_[IPM_SHM_LINE - 16];
+} ipm__shm_lane;
 
 /*
  * The segment header, at offset 0 of the file. Lines are separated so that
@@ -67,7 +98,8 @@ typedef struct ipm__shm_claim {
  * word subscribers write, "I am about to sleep", lives in a separate wake
  * area (ipm__shm_wake) that the publisher only tests and clears. A queue
  * file (ShmReceiver) is written by both ends; each validates and bounds
- * whatever it reads from the other (shm_queue.c).
+ * whatever it reads from the other (shm_queue.c); the sender lanes follow
+ * the header (ipm__shm_lane).
  */
 typedef struct ipm__shm_header {
     /* line 0: written once by the creator before the file gets its name */
@@ -101,18 +133,11 @@ typedef struct ipm__shm_header {
     _Atomic uint32_t data_waiters;
     unsigned char pad3_[IPM_SHM_LINE - 4];
 
-    /* line 4: queue consumer position, written on every message */
-    _Atomic uint64_t consumed;
-    unsigned char pad4_[IPM_SHM_LINE - 8];
-
-    /* line 5: queue producer sleeping on a full queue */
-    _Atomic uint32_t space_word;    /* futex: bumped when the producer sleeps */
-    _Atomic uint32_t space_waiters; /* 1: the producer sleeps; as above */
-    _Atomic uint64_t space_need;    /* wake it once consumed reaches this */
-    unsigned char pad5_[IPM_SHM_LINE - 16];
-
-    /* line 6: the queue's single producer */
-    ipm__shm_claim producer;
+    /* line 4 (queue only): written once by the creator */
+    uint32_t lanes; /* sender lanes (max_senders), 1..IPM_SHM_MAX_LANES */
+    uint32_t reserved4;
+    uint64_t lane_offset; /* ipm__shm_lane[lanes] from the start of the file */
+    unsigned char pad4_[IPM_SHM_LINE - 16];
 } ipm__shm_header;
 
 /*
@@ -135,7 +160,8 @@ typedef struct ipm__shm_wake {
 #define IPM_SHM_WAKE_SIZE 4096u
 
 /* Every record in the data area starts with this, 32-byte aligned. A record
- * is never split at the end of the area: a PAD record fills the rest. */
+ * is never split at the end of the area: a PAD record fills the rest (or,
+ * for a buffer lent and given up, the lent span; shm_queue.c). */
 typedef struct ipm__shm_rec {
     uint64_t seq;  /* message number from 0; for PAD, the next message's */
     uint64_t size; /* payload bytes */
@@ -143,7 +169,8 @@ typedef struct ipm__shm_rec {
     uint32_t meta_size;
     uint32_t type; /* IPM_SHM_REC_MSG or IPM_SHM_REC_PAD */
 } ipm__shm_rec;
-/* then metadata, its NUL, then the payload */
+/* then the payload (32-byte aligned, where a loan lends it), then the
+ * metadata and its NUL */
 
 /* Users whose segments an attaching process accepts besides its own
  * effective uid (key allowed_owners). */
@@ -160,6 +187,7 @@ typedef struct ipm__shm_config {
     uint64_t max_message_size; /* payload limit */
     int64_t spin_ns;           /* spin_us in ns */
     unsigned mode;             /* permissions for creators */
+    uint32_t lanes;            /* max_senders (queue creators) */
     ipm__shm_owners owners;    /* allowed_owners, for attachers */
 } ipm__shm_config;
 
@@ -172,6 +200,8 @@ typedef struct ipm__shm_seg {
     uint64_t cap;
     uint64_t max_message_size;
     ipm__shm_wake *wake; /* ring: the wake area (attached); queue: NULL */
+    ipm__shm_lane *lane; /* queue: the lanes; ring: NULL */
+    uint32_t lanes;      /* queue: number of lanes */
     dev_t dev;
     ino_t ino;
     bool owner; /* this process created it */
@@ -198,8 +228,18 @@ static inline uint64_t ipm__shm_rec_len(size_t meta_size, size_t size)
     return (n + IPM_SHM_REC_ALIGN - 1) & ~(uint64_t)(IPM_SHM_REC_ALIGN - 1);
 }
 
-/* Size of the whole segment file for a kind and capacity. */
-uint64_t ipm__shm_segment_size(uint32_t kind, uint64_t capacity);
+/* Size of the whole segment file for a kind, capacity and (queue) lanes;
+ * the data area starts at ipm__shm_data_offset. */
+uint64_t ipm__shm_segment_size(uint32_t kind, uint64_t capacity, uint32_t lanes);
+uint64_t ipm__shm_data_offset(uint32_t kind, uint32_t lanes);
+/* Offset of the lane array of a queue. */
+#define IPM_SHM_LANE_OFFSET 4096u
+
+/* Lane i's data area (queue). */
+static inline unsigned char *ipm__shm_lane_data(const ipm__shm_seg *s, uint32_t i)
+{
+    return s->data + (uint64_t)i * s->cap;
+}
 
 /* ---------------------------------------------------------- segments */
 
@@ -232,6 +272,15 @@ ipm_status ipm__shm_attach(const char *name, uint32_t kind, const char *type,
 /* Unmap and close. An owner first marks the segment closed, wakes every
  * sleeper, and removes the name if it still refers to this segment. */
 void ipm__shm_detach(ipm__shm_seg *s);
+/* The owner's half of detach: closed, woken, name removed; the mapping
+ * stays (messages handed out in place may still point into it). */
+void ipm__shm_close_name(ipm__shm_seg *s);
+/* The other half: unmap and close, without touching the segment. */
+void ipm__shm_unmap(ipm__shm_seg *s);
+/* A sender taking lane i: allocate its blocks (posix_fallocate; the
+ * receiver allocated only lane 0) and pre-fault them. IPM_ENOMEM with a
+ * message if /dev/shm is full. */
+ipm_status ipm__shm_lane_allocate(const ipm__shm_seg *s, uint32_t i, const char *type);
 
 /* The owner of s died: remove /dev/shm/NAME now if it still refers to s and
  * the owner is still dead (under the same lock as a reclaiming creator), so
@@ -252,6 +301,11 @@ bool ipm__shm_alive(int32_t pid, uint64_t start);
 
 /* Claim a free or dead claim for this process. */
 bool ipm__shm_claim_take(ipm__shm_claim *c);
+/* The pid of a claim word (0: free). */
+static inline int32_t ipm__shm_claim_pid(uint64_t word)
+{
+    return (int32_t)(word & ((1u << IPM_SHM_CLAIM_PID_BITS) - 1));
+}
 
 /* Give a claim back. */
 void ipm__shm_claim_drop(ipm__shm_claim *c);
@@ -335,7 +389,8 @@ void *ipm__shm_buf_get(ipm__shm_pool *p, uint64_t size, uint32_t meta_size,
 void ipm__shm_buf_put(void *buf);
 /* Fill msg from buf (data first, then metadata with its NUL). */
 void ipm__shm_buf_fill(void *buf, ipm_message *msg, uint64_t size, uint32_t meta_size);
-/* The release operation of the receivers. */
+/* The release operation of the receivers: pool buffers, and messages
+ * handed out in place by the queue (opaque_[1] tagged; shm_queue.c). */
 void ipm__shm_release(ipm_message *msg);
 
 /* Copies out of / into the shared data area (n may be 0). A ring reader's

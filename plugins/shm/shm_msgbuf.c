@@ -1,6 +1,8 @@
 /*
- * shm_msgbuf.c — the buffers that received messages live in. Receive copies
- * each message out of shared memory once, into one of these; release may come
+ * shm_msgbuf.c — the buffers that copied messages live in. A subscriber
+ * copies each message out of its ring once, into one of these (the queue
+ * hands messages out in place, shm_queue.c, and copies only when the
+ * application holds very many); release may come
  * after the receiver is destroyed and from another thread, so buffers point
  * to a reference-counted pool rather than to the receiver. The pool keeps one
  * spare buffer, so a receive/release loop does not call malloc.
@@ -81,11 +83,18 @@ void ipm__shm_buf_fill(void *buf, ipm_message *msg, uint64_t size, uint32_t meta
     msg->opaque_[1] = NULL;
 }
 
+/* In shm_queue.c (the queue's in-place messages, opaque_[1] tagged with 1). */
+void ipm__shm_qmap_release(ipm_message *msg);
+
 void ipm__shm_release(ipm_message *msg)
 {
     if (msg->opaque_[0] == NULL) return;
-    recycle(msg->opaque_[0]);
+    if ((uintptr_t)msg->opaque_[1] & 1u)
+        ipm__shm_qmap_release(msg);
+    else
+        recycle(msg->opaque_[0]);
     msg->opaque_[0] = NULL;
+    msg->opaque_[1] = NULL;
 }
 
 #ifdef IPM_SHM_TSAN

@@ -1,5 +1,5 @@
 /*
- * shm_queue.c — the SPSC queue (see shm_queue.h).
+ * shm_queue.c — the lanes of the lossless queue (see shm_queue.h).
  *
  * Sleeping and waking, on both sides, follow one pattern (Dekker): the
  * sleeper sets its waiting flag, reads the futex word, re-checks the other
@@ -9,90 +9,110 @@
  * either the sleeper sees the new position or the waker sees the flag: no
  * lost wake-up, no syscall while nobody sleeps, and one wake per sleep
  * rather than one per message.
+ *
+ * Releasing in any order. The receiver keeps, per lane and in private
+ * memory, a FIFO of slots: one per record it has read (message or PAD), in
+ * lane order, holding the record's length (our own copy: the lane's bytes
+ * are the sender's and are never read back for this) and a released flag.
+ * A release sets its slot's flag, then whoever holds the lane's advance lock
+ * retires the released prefix of the FIFO and publishes the new consumed
+ * position, so the sender gets room back exactly over what was released,
+ * never over a message still held. The lock is only ever tried, never
+ * waited for: a thread that finds it taken leaves, and the holder re-checks
+ * the oldest slot after unlocking (seq_cst on both), so no release is
+ * forgotten and no thread ever waits for another.
  */
 #define _GNU_SOURCE
 #include "shm_queue.h"
 
+#include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
-static unsigned char *at(const ipm__shm_seg *s, uint64_t pos)
+/* Messages taken from one lane before the next lane's turn. */
+#define BURST 64
+/* Most slots per lane: records read and not yet released. Beyond that a
+ * lane's messages are copied out (ipm__shm_pool) and their room goes back
+ * with the newest held message. */
+#define MAX_SLOTS 16384u
+
+/* ------------------------------------------------------------ sender */
+
+static unsigned char *wat(const ipm__shm_queue_writer *w, uint64_t pos)
 {
-    return s->data + (pos & (s->cap - 1));
+    return w->data + (pos & (w->cap - 1));
 }
 
 /* A consumer position the producer at head can accept. */
-static bool consumed_ok(const ipm__shm_seg *s, uint64_t head, uint64_t consumed)
+static bool consumed_ok(uint64_t cap, uint64_t head, uint64_t consumed)
 {
-    return consumed % IPM_SHM_REC_ALIGN == 0 && head - consumed <= s->cap;
+    return consumed % IPM_SHM_REC_ALIGN == 0 && head - consumed <= cap;
 }
 
-bool ipm__shm_queue_writer_init(const ipm__shm_seg *s, ipm__shm_queue_writer *w)
+bool ipm__shm_queue_writer_init(const ipm__shm_seg *s, uint32_t i,
+                                ipm__shm_queue_writer *w)
 {
-    w->head = atomic_load_explicit(&s->hdr->head, memory_order_acquire);
-    w->consumed = atomic_load_explicit(&s->hdr->consumed, memory_order_acquire);
-    w->corrupt = false;
-    if (w->head % IPM_SHM_REC_ALIGN == 0 && consumed_ok(s, w->head, w->consumed))
+    memset(w, 0, sizeof *w);
+    w->lane = &s->lane[i];
+    w->data = ipm__shm_lane_data(s, i);
+    w->cap = s->cap;
+    w->head = atomic_load_explicit(&w->lane->head, memory_order_acquire);
+    w->consumed = atomic_load_explicit(&w->lane->consumed, memory_order_acquire);
+    if (w->head % IPM_SHM_REC_ALIGN == 0 && consumed_ok(w->cap, w->head, w->consumed))
         return true;
     ipm_set_error(IPM_ECONNECT,
-                  "ShmSender shm://%s: the queue's positions are corrupt (head %llu, "
+                  "ShmSender shm://%s: lane %u's positions are corrupt (head %llu, "
                   "consumed %llu); refusing to write into it. Recreate the ShmReceiver",
-                  s->name, (unsigned long long)w->head, (unsigned long long)w->consumed);
+                  s->name, (unsigned)i, (unsigned long long)w->head,
+                  (unsigned long long)w->consumed);
     return false;
 }
 
 /* Bytes from pos that a record of len needs, with the pad to wrap. */
-static uint64_t span(const ipm__shm_seg *s, uint64_t pos, uint64_t len)
+static uint64_t span(const ipm__shm_queue_writer *w, uint64_t pos, uint64_t len)
 {
-    uint64_t room = s->cap - (pos & (s->cap - 1));
+    uint64_t room = w->cap - (pos & (w->cap - 1));
     return room < len ? room + len : len;
 }
 
-bool ipm__shm_queue_has_room(const ipm__shm_seg *s, ipm__shm_queue_writer *w,
-                             uint64_t len)
+/* The oldest position we may not overwrite: the receiver's, or the room of
+ * a loan given up while its buffer is still out (see shm_queue.h). */
+static uint64_t floor_pos(const ipm__shm_queue_writer *w)
 {
-    uint64_t end = w->head + span(s, w->head, len);
-    if (end - w->consumed <= s->cap) return true;
-    uint64_t c = atomic_load_explicit(&s->hdr->consumed, memory_order_seq_cst);
-    if (!consumed_ok(s, w->head, c)) {
+    return w->abandoned && w->loan_start < w->consumed ? w->loan_start : w->consumed;
+}
+
+bool ipm__shm_queue_has_room(ipm__shm_queue_writer *w, uint64_t len)
+{
+    uint64_t end = w->head + span(w, w->head, len);
+    if (end - floor_pos(w) <= w->cap) return true;
+    uint64_t c = atomic_load_explicit(&w->lane->consumed, memory_order_seq_cst);
+    if (!consumed_ok(w->cap, w->head, c)) {
         w->corrupt = true;
         return false;
     }
     w->consumed = c;
-    return end - c <= s->cap;
+    return end - floor_pos(w) <= w->cap;
 }
 
-uint64_t ipm__shm_queue_wake_at(const ipm__shm_seg *s, const ipm__shm_queue_writer *w,
-                                uint64_t len)
+uint64_t ipm__shm_queue_wake_at(const ipm__shm_queue_writer *w, uint64_t len)
 {
-    uint64_t need = w->head + span(s, w->head, len) - s->cap;
-    uint64_t want = need + s->cap / 4;
+    uint64_t need = w->head + span(w, w->head, len) - w->cap;
+    uint64_t want = need + w->cap / 4;
     return want < w->head ? want : w->head;
 }
 
-void ipm__shm_queue_write(ipm__shm_seg *s, ipm__shm_queue_writer *w, const void *data,
-                          size_t size, const char *meta, size_t meta_size)
+static void put_pad(const ipm__shm_queue_writer *w, uint64_t pos, uint64_t len)
+{
+    ipm__shm_rec p = {.len = len, .type = IPM_SHM_REC_PAD};
+    memcpy(wat(w, pos), &p, sizeof p);
+}
+
+/* Make everything up to w->head visible and wake a sleeping receiver. */
+static void publish(ipm__shm_seg *s, ipm__shm_queue_writer *w)
 {
     ipm__shm_header *h = s->hdr;
-    uint64_t len = ipm__shm_rec_len(meta_size, size);
-    uint64_t pos = w->head;
-    uint64_t room = s->cap - (pos & (s->cap - 1));
-    if (room < len) {
-        ipm__shm_rec p = {.len = room, .type = IPM_SHM_REC_PAD};
-        memcpy(at(s, pos), &p, sizeof p);
-        pos += room;
-    }
-    unsigned char *r = at(s, pos);
-    ipm__shm_rec hd = {.size = size,
-                       .len = len,
-                       .meta_size = (uint32_t)meta_size,
-                       .type = IPM_SHM_REC_MSG};
-    memcpy(r, &hd, sizeof hd);
-    r += sizeof hd;
-    if (meta_size > 0) memcpy(r, meta, meta_size);
-    r[meta_size] = '\0';
-    if (size > 0) memcpy(r + meta_size + 1, data, size);
-    w->head = pos + len;
-    atomic_store_explicit(&h->head, w->head, memory_order_seq_cst);
+    atomic_store_explicit(&w->lane->head, w->head, memory_order_seq_cst);
     if (atomic_load_explicit(&h->data_waiters, memory_order_seq_cst) != 0 &&
         atomic_exchange_explicit(&h->data_waiters, 0, memory_order_seq_cst) != 0) {
         atomic_fetch_add_explicit(&h->data_word, 1, memory_order_seq_cst);
@@ -100,72 +120,389 @@ void ipm__shm_queue_write(ipm__shm_seg *s, ipm__shm_queue_writer *w, const void 
     }
 }
 
-int ipm__shm_queue_read(ipm__shm_seg *s, ipm__shm_queue_reader *r, ipm__shm_pool *pool,
-                        ipm_message *msg)
+/* Give up an outstanding loan before anything else is written at head: its
+ * room is published as PAD records (the receiver steps over them), and kept
+ * from reuse while the buffer is out (floor_pos). */
+static void abandon(ipm__shm_queue_writer *w)
 {
-    ipm__shm_header *h = s->hdr;
-    r->corrupt = false;
+    if (!w->loaned || w->abandoned) return;
+    if (w->loan_pos != w->loan_start)
+        put_pad(w, w->loan_start, w->loan_pos - w->loan_start);
+    put_pad(w, w->loan_pos, w->loan_len);
+    w->head = w->loan_pos + w->loan_len;
+    w->abandoned = true;
+}
+
+void ipm__shm_queue_write(ipm__shm_seg *s, ipm__shm_queue_writer *w, const void *data,
+                          size_t size, const char *meta, size_t meta_size)
+{
+    uint64_t len = ipm__shm_rec_len(meta_size, size);
+    uint64_t pos = w->head;
+    uint64_t room = w->cap - (pos & (w->cap - 1));
+    if (room < len) {
+        put_pad(w, pos, room);
+        pos += room;
+    }
+    unsigned char *r = wat(w, pos);
+    ipm__shm_rec hd = {.size = size,
+                       .len = len,
+                       .meta_size = (uint32_t)meta_size,
+                       .type = IPM_SHM_REC_MSG};
+    memcpy(r, &hd, sizeof hd);
+    r += sizeof hd;
+    if (size > 0) memcpy(r, data, size);
+    if (meta_size > 0) memcpy(r + size, meta, meta_size);
+    r[size + meta_size] = '\0';
+    w->head = pos + len;
+    publish(s, w);
+}
+
+void *ipm__shm_queue_loan(ipm__shm_queue_writer *w, size_t size)
+{
+    uint64_t len = ipm__shm_queue_loan_len(size);
+    uint64_t room = w->cap - (w->head & (w->cap - 1));
+    w->loaned = true;
+    w->abandoned = false;
+    w->loan_start = w->head;
+    w->loan_pos = room < len ? w->head + room : w->head;
+    w->loan_len = len;
+    return wat(w, w->loan_pos) + sizeof(ipm__shm_rec);
+}
+
+void ipm__shm_queue_commit(ipm__shm_seg *s, ipm__shm_queue_writer *w, size_t size,
+                           const char *meta, size_t meta_size)
+{
+    uint64_t len = ipm__shm_rec_len(meta_size, size); /* <= loan_len */
+    if (w->loan_pos != w->loan_start)
+        put_pad(w, w->loan_start, w->loan_pos - w->loan_start);
+    unsigned char *r = wat(w, w->loan_pos);
+    ipm__shm_rec hd = {.size = size,
+                       .len = len,
+                       .meta_size = (uint32_t)meta_size,
+                       .type = IPM_SHM_REC_MSG};
+    memcpy(r, &hd, sizeof hd);
+    r += sizeof hd + size;
+    if (meta_size > 0) memcpy(r, meta, meta_size);
+    r[meta_size] = '\0';
+    w->head = w->loan_pos + len;
+    w->loaned = false;
+    publish(s, w);
+}
+
+void ipm__shm_queue_unloan(ipm__shm_queue_writer *w)
+{
+    w->loaned = w->abandoned = false;
+}
+
+void ipm__shm_queue_abandon(ipm__shm_seg *s, ipm__shm_queue_writer *w)
+{
+    if (!w->loaned || w->abandoned) return;
+    abandon(w);
+    publish(s, w);
+}
+
+/* ---------------------------------------------------------- receiver */
+
+typedef struct slot {
+    uint32_t units;            /* record (+ merged) bytes / IPM_SHM_REC_ALIGN */
+    _Atomic uint32_t released; /* 1: the application released it (or a PAD) */
+    char *meta;                /* private copy of the metadata, or NULL */
+} slot;
+
+typedef struct lane_rd {
+    ipm__shm_qmap *q;
+    uint32_t index;
+    bool ready;    /* slots allocated, blocks checked */
+    uint64_t pos;  /* next read position (receiver thread) */
+    uint64_t head; /* last seen head (receiver thread) */
+    slot *slots;
+    uint64_t mask;
+    _Atomic uint64_t issued;  /* slots appended (receiver thread writes) */
+    _Atomic uint64_t retired; /* slots retired (lock holder writes) */
+    uint64_t consumed;        /* released prefix (lock holder) */
+    _Atomic uint32_t lock;
+} lane_rd;
+
+struct ipm__shm_qmap {
+    _Atomic long refs; /* the receiver's + one per message out in place */
+    ipm__shm_seg seg;
+    uint32_t cur;   /* lane whose turn it is */
+    uint32_t burst; /* messages taken from it in this turn */
+    lane_rd lane[];
+};
+
+ipm__shm_qmap *ipm__shm_qmap_new(ipm__shm_seg *seg)
+{
+    ipm__shm_qmap *q = calloc(1, sizeof *q + seg->lanes * sizeof(lane_rd));
+    if (q == NULL) return NULL;
+    atomic_init(&q->refs, 1);
+    q->seg = *seg;
+    for (uint32_t i = 0; i < seg->lanes; i++) {
+        q->lane[i].q = q;
+        q->lane[i].index = i;
+    }
+    memset(seg, 0, sizeof *seg);
+    seg->fd = -1;
+    return q;
+}
+
+ipm__shm_seg *ipm__shm_qmap_seg(ipm__shm_qmap *q)
+{
+    return &q->seg;
+}
+
+static void qmap_unref(ipm__shm_qmap *q)
+{
+    if (atomic_fetch_sub_explicit(&q->refs, 1, memory_order_acq_rel) != 1) return;
+    for (uint32_t i = 0; i < q->seg.lanes; i++)
+        free(q->lane[i].slots);
+    ipm__shm_unmap(&q->seg);
+    free(q);
+}
+
+void ipm__shm_qmap_close(ipm__shm_qmap *q)
+{
+    if (q == NULL) return;
+    ipm__shm_close_name(&q->seg);
+    qmap_unref(q);
+}
+
+/* Wake the lane's sender if it sleeps until consumed reaches its mark.
+ * space_need is the sender's: a wrong value costs it its own wake-up only. */
+static void wake_sender(ipm__shm_lane *ln, uint64_t consumed)
+{
+    if (atomic_load_explicit(&ln->space_waiters, memory_order_seq_cst) != 0 &&
+        consumed >= atomic_load_explicit(&ln->space_need, memory_order_relaxed) &&
+        atomic_exchange_explicit(&ln->space_waiters, 0, memory_order_seq_cst) != 0) {
+        atomic_fetch_add_explicit(&ln->space_word, 1, memory_order_seq_cst);
+        ipm__shm_futex_wake(&ln->space_word);
+    }
+}
+
+/* Retire the released prefix of l's slots (see the top). */
+static void advance(lane_rd *l)
+{
+    ipm__shm_lane *ln = &l->q->seg.lane[l->index];
     for (;;) {
-        if (r->pos == r->head) {
-            r->head = atomic_load_explicit(&h->head, memory_order_acquire);
-            if (r->pos == r->head) return 0;
+        if (atomic_exchange_explicit(&l->lock, 1, memory_order_seq_cst) != 0) return;
+        uint64_t r0 = atomic_load_explicit(&l->retired, memory_order_relaxed);
+        uint64_t is = atomic_load_explicit(&l->issued, memory_order_acquire);
+        uint64_t r = r0, c = l->consumed;
+        while (r < is) {
+            slot *sl = &l->slots[r & l->mask];
+            if (!atomic_load_explicit(&sl->released, memory_order_acquire)) break;
+            c += (uint64_t)sl->units * IPM_SHM_REC_ALIGN;
+            r++;
         }
-        uint64_t off = r->pos & (s->cap - 1);
-        const unsigned char *base = at(s, r->pos);
+        if (r != r0) {
+            l->consumed = c;
+            atomic_store_explicit(&l->retired, r, memory_order_release);
+            atomic_store_explicit(&ln->consumed, c, memory_order_seq_cst);
+            wake_sender(ln, c);
+        }
+        atomic_store_explicit(&l->lock, 0, memory_order_seq_cst);
+        r = atomic_load_explicit(&l->retired, memory_order_seq_cst);
+        is = atomic_load_explicit(&l->issued, memory_order_seq_cst);
+        if (r >= is ||
+            !atomic_load_explicit(&l->slots[r & l->mask].released, memory_order_seq_cst))
+            return;
+    }
+}
+
+/* Append a slot for a record of len bytes; NULL if the FIFO is full. */
+static slot *push(lane_rd *l, uint64_t len, uint32_t released, char *meta)
+{
+    uint64_t is = atomic_load_explicit(&l->issued, memory_order_relaxed);
+    if (is - atomic_load_explicit(&l->retired, memory_order_acquire) > l->mask)
+        return NULL;
+    slot *sl = &l->slots[is & l->mask];
+    sl->units = (uint32_t)(len / IPM_SHM_REC_ALIGN);
+    sl->meta = meta;
+    atomic_store_explicit(&sl->released, released, memory_order_relaxed);
+    /* Release suffices: a thread retiring slots that misses this one also
+     * misses a slot not yet released, and the releaser of a PAD slot (us)
+     * runs advance itself right after. */
+    atomic_store_explicit(&l->issued, is + 1, memory_order_release);
+    return sl;
+}
+
+/* The FIFO is full (the application holds MAX_SLOTS messages of this
+ * lane): the room of a record read now goes back with the newest slot. The
+ * lock is held only by threads retiring slots, for a bounded walk, so this
+ * rare path yields until it gets it. */
+static void merge(lane_rd *l, uint64_t len)
+{
+    while (atomic_exchange_explicit(&l->lock, 1, memory_order_seq_cst) != 0)
+        sched_yield();
+    uint64_t is = atomic_load_explicit(&l->issued, memory_order_relaxed);
+    if (atomic_load_explicit(&l->retired, memory_order_relaxed) == is) {
+        l->consumed += len;
+        atomic_store_explicit(&l->q->seg.lane[l->index].consumed, l->consumed,
+                              memory_order_seq_cst);
+        wake_sender(&l->q->seg.lane[l->index], l->consumed);
+    } else {
+        l->slots[(is - 1) & l->mask].units += (uint32_t)(len / IPM_SHM_REC_ALIGN);
+    }
+    atomic_store_explicit(&l->lock, 0, memory_order_seq_cst);
+    advance(l);
+}
+
+/* First use of a lane with data: its slots, and its blocks. The sender
+ * allocated them when it took the lane; allocating again (a no-op then)
+ * makes sure that reading it can never fault on a hole of a full /dev/shm. */
+static bool lane_ready(lane_rd *l)
+{
+    const ipm__shm_seg *s = &l->q->seg;
+    uint64_t n = s->cap / 64 < MAX_SLOTS ? s->cap / 64 : MAX_SLOTS;
+    l->slots = calloc(n, sizeof *l->slots);
+    if (l->slots == NULL) {
+        ipm_set_error(IPM_ENOMEM, "ShmReceiver shm://%s: out of memory for lane %u",
+                      s->name, (unsigned)l->index);
+        return false;
+    }
+    l->mask = n - 1;
+    if (ipm__shm_lane_allocate(s, l->index, "ShmReceiver") != IPM_OK) {
+        free(l->slots);
+        l->slots = NULL;
+        return false;
+    }
+    l->ready = true;
+    return true;
+}
+
+static const char empty_meta[1] = "";
+
+static int read_lane(lane_rd *l, ipm__shm_pool *pool, ipm_message *msg, bool *corrupt)
+{
+    ipm__shm_qmap *q = l->q;
+    const ipm__shm_seg *s = &q->seg;
+    ipm__shm_lane *ln = &s->lane[l->index];
+    const uint64_t cap = s->cap;
+    unsigned char *data = ipm__shm_lane_data(s, l->index);
+    /* At most cap / 32 PADs lie between pos and a head within one lane of
+     * it; each step advances pos by one record. */
+    for (;;) {
+        if (l->pos == l->head) {
+            l->head = atomic_load_explicit(&ln->head, memory_order_acquire);
+            if (l->pos == l->head) return 0;
+        }
+        if (!l->ready && !lane_ready(l)) return -1;
+        const uint64_t off = l->pos & (cap - 1);
+        unsigned char *base = data + off;
         ipm__shm_rec hd = {0};
         /* head comes from shared memory: never trust it to be aligned or
-         * within one queue of our position (a lossless queue cannot be). */
-        bool sane = r->pos % IPM_SHM_REC_ALIGN == 0 && r->head - r->pos <= s->cap;
+         * within one lane of our position (a lossless lane cannot be). */
+        bool sane = l->pos % IPM_SHM_REC_ALIGN == 0 && l->head - l->pos <= cap &&
+                    l->head % IPM_SHM_REC_ALIGN == 0;
         if (sane) {
             memcpy(&hd, base, sizeof hd);
             if (hd.type == IPM_SHM_REC_PAD)
-                sane = hd.len == s->cap - off;
+                sane = hd.len >= IPM_SHM_REC_ALIGN && hd.len % IPM_SHM_REC_ALIGN == 0 &&
+                       hd.len <= cap - off;
             else
                 sane = hd.type == IPM_SHM_REC_MSG &&
                        hd.meta_size <= IPM_SHM_MAX_METADATA &&
                        hd.size <= s->max_message_size &&
                        hd.len == ipm__shm_rec_len(hd.meta_size, hd.size) &&
-                       off + hd.len <= s->cap;
-            sane = sane && hd.len <= r->head - r->pos;
+                       off + hd.len <= cap;
+            sane = sane && hd.len <= l->head - l->pos;
         }
         if (!sane) {
-            r->corrupt = true;
-            ipm_set_error(
-                IPM_ESYS,
-                "ShmReceiver shm://%s: corrupt record at position %llu; was the "
-                "segment written by something else?",
-                s->name, (unsigned long long)r->pos);
+            *corrupt = true;
+            ipm_set_error(IPM_ESYS,
+                          "ShmReceiver shm://%s: corrupt record at position %llu of lane "
+                          "%u; was the segment written by something else?",
+                          s->name, (unsigned long long)l->pos, (unsigned)l->index);
             return -1;
         }
         if (hd.type == IPM_SHM_REC_PAD) {
-            r->pos += hd.len;
+            l->pos += hd.len;
+            if (push(l, hd.len, 1, NULL) == NULL)
+                merge(l, hd.len);
+            else
+                advance(l);
             continue;
         }
-        unsigned char *data;
-        char *meta;
-        void *buf = ipm__shm_buf_get(pool, hd.size, hd.meta_size, &data, &meta);
-        if (buf == NULL) {
-            ipm_set_error(IPM_ENOMEM,
-                          "ShmReceiver shm://%s: no memory for a %llu-byte message",
-                          s->name, (unsigned long long)hd.size);
-            return -1;
+        /* The header was copied and checked; the bytes stay where they are.
+         * The metadata is copied (a sender could move its NUL later). */
+        const unsigned char *payload = base + sizeof hd;
+        char *meta = NULL;
+        if (hd.meta_size > 0) {
+            meta = malloc((size_t)hd.meta_size + 1);
+            if (meta == NULL) {
+                ipm_set_error(IPM_ENOMEM, "ShmReceiver shm://%s: out of memory", s->name);
+                return -1;
+            }
+            memcpy(meta, payload + hd.size, hd.meta_size);
+            meta[hd.meta_size] = '\0';
         }
-        const unsigned char *src = base + sizeof hd;
-        memcpy(meta, src, hd.meta_size);
-        meta[hd.meta_size] = '\0';
-        if (hd.size > 0) memcpy(data, src + hd.meta_size + 1, hd.size);
-        r->pos += hd.len;
-        atomic_store_explicit(&h->consumed, r->pos, memory_order_seq_cst);
-        /* Wake a producer waiting for room once enough is free, or when
-         * we have taken everything it wrote (we are about to go idle). */
-        if (atomic_load_explicit(&h->space_waiters, memory_order_seq_cst) != 0 &&
-            (r->pos >= atomic_load_explicit(&h->space_need, memory_order_relaxed) ||
-             r->pos == r->head) &&
-            atomic_exchange_explicit(&h->space_waiters, 0, memory_order_seq_cst) != 0) {
-            atomic_fetch_add_explicit(&h->space_word, 1, memory_order_seq_cst);
-            ipm__shm_futex_wake(&h->space_word);
+        slot *sl = push(l, hd.len, 0, meta);
+        if (sl == NULL) {
+            /* Too many held: copy this one out (see MAX_SLOTS). */
+            unsigned char *d;
+            char *m;
+            void *buf = ipm__shm_buf_get(pool, hd.size, hd.meta_size, &d, &m);
+            if (buf == NULL) {
+                free(meta);
+                ipm_set_error(IPM_ENOMEM,
+                              "ShmReceiver shm://%s: no memory for a %llu-byte message",
+                              s->name, (unsigned long long)hd.size);
+                return -1;
+            }
+            if (hd.size > 0) memcpy(d, payload, hd.size);
+            if (hd.meta_size > 0) memcpy(m, meta, hd.meta_size);
+            m[hd.meta_size] = '\0';
+            free(meta);
+            l->pos += hd.len;
+            merge(l, hd.len);
+            ipm__shm_buf_fill(buf, msg, hd.size, hd.meta_size);
+            return 1;
         }
-        ipm__shm_buf_fill(buf, msg, hd.size, hd.meta_size);
+        l->pos += hd.len;
+        atomic_fetch_add_explicit(&q->refs, 1, memory_order_relaxed);
+        msg->data = payload;
+        msg->size = (size_t)hd.size;
+        msg->metadata = meta ? meta : empty_meta;
+        msg->metadata_size = hd.meta_size;
+        msg->opaque_[0] = sl;
+        msg->opaque_[1] = (void *)((uintptr_t)l | 1u);
         return 1;
     }
+}
+
+int ipm__shm_qmap_read(ipm__shm_qmap *q, ipm__shm_pool *pool, ipm_message *msg,
+                       bool *corrupt)
+{
+    *corrupt = false;
+    const uint32_t n = q->seg.lanes;
+    for (uint32_t k = 0; k < n; k++) {
+        int got = read_lane(&q->lane[q->cur], pool, msg, corrupt);
+        if (got < 0) return got;
+        if (got > 0 && ++q->burst < BURST) return 1;
+        q->burst = 0;
+        if (++q->cur == n) q->cur = 0;
+        if (got > 0) return 1;
+    }
+    return 0;
+}
+
+bool ipm__shm_qmap_ready(const ipm__shm_qmap *q)
+{
+    for (uint32_t i = 0; i < q->seg.lanes; i++)
+        if (atomic_load_explicit(&q->seg.lane[i].head, memory_order_acquire) !=
+            q->lane[i].pos)
+            return true;
+    return false;
+}
+
+void ipm__shm_qmap_release(ipm_message *msg)
+{
+    slot *sl = msg->opaque_[0];
+    lane_rd *l = (lane_rd *)((uintptr_t)msg->opaque_[1] & ~(uintptr_t)1);
+    ipm__shm_qmap *q = l->q;
+    free(sl->meta); /* before the flag: the slot may be reused at once after */
+    sl->meta = NULL;
+    atomic_store_explicit(&sl->released, 1, memory_order_seq_cst);
+    advance(l);
+    qmap_unref(q);
 }

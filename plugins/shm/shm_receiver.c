@@ -1,9 +1,12 @@
 /*
  * shm_receiver.c — ShmReceiver: creates the lossless queue shm://NAME (like
- * a bind) and takes messages from it in order. Owns the segment: destroy
- * marks it closed, wakes a waiting sender and removes /dev/shm/NAME.
+ * a bind) with one lane per sender (max_senders), and takes messages from
+ * the lanes in turn, each lane in order, in place (shm_queue.h). Owns the
+ * segment: destroy marks it closed, wakes waiting senders and removes
+ * /dev/shm/NAME; the mapping lives on until the last message handed out is
+ * released.
  *
- * A corrupt record (one the single ShmSender cannot have written: something
+ * A corrupt record (one a ShmSender cannot have written: something
  * else wrote the queue, or memory went bad) is IPM_ESYS once, and the queue
  * is then recreated: closed (the sender is told, as when a receiver
  * restarts, and re-attaches by itself), removed, and created afresh under
@@ -22,8 +25,7 @@
 
 typedef struct receiver {
     ipm__shm_config cfg;
-    ipm__shm_seg seg;
-    ipm__shm_queue_reader rd;
+    ipm__shm_qmap *q; /* the queue; NULL before connect or once broken */
     ipm__shm_pool *pool;
     bool connected;
     bool broken; /* the queue was corrupt and could not be recreated */
@@ -37,8 +39,21 @@ static ipm_status rcv_create(void **state)
         free(r);
         return ipm_set_error(IPM_ENOMEM, "ShmReceiver: out of memory");
     }
-    r->seg.fd = -1;
     *state = r;
+    return IPM_OK;
+}
+
+/* Create the queue and take it over in r->q. */
+static ipm_status open_queue(receiver *r, const ipm__shm_config *c)
+{
+    ipm__shm_seg seg;
+    ipm_status st = ipm__shm_create(c, IPM_SHM_KIND_QUEUE, "ShmReceiver", &seg);
+    if (st != IPM_OK) return st;
+    r->q = ipm__shm_qmap_new(&seg);
+    if (r->q == NULL) {
+        ipm__shm_detach(&seg);
+        return ipm_set_error(IPM_ENOMEM, "ShmReceiver %s: out of memory", c->endpoint);
+    }
     return IPM_OK;
 }
 
@@ -52,10 +67,9 @@ static ipm_status rcv_connect(void *state, const ipm_params *p)
     ipm_status st = ipm__shm_parse_config(
         p, "ShmReceiver", ipm_params_get_str(p, "connection_string", NULL), &c);
     if (st != IPM_OK) return st;
-    st = ipm__shm_create(&c, IPM_SHM_KIND_QUEUE, "ShmReceiver", &r->seg);
+    st = open_queue(r, &c);
     if (st != IPM_OK) return st;
     r->cfg = c;
-    r->rd = (ipm__shm_queue_reader){0};
     r->connected = true;
     return IPM_OK;
 }
@@ -69,21 +83,22 @@ static const char *rcv_endpoint(const void *state)
 static void rcv_destroy(void *state)
 {
     receiver *r = state;
-    if (r->connected) ipm__shm_detach(&r->seg); /* a no-op once broken */
+    ipm__shm_qmap_close(r->q); /* NULL once broken */
     ipm__shm_pool_unref(r->pool);
     free(r);
 }
 
 /* queue_read returned -1: recreate a corrupt queue (see the top), or pass
  * an out-of-memory error on. Returns the status for receive. */
-static ipm_status read_failed(receiver *r)
+static ipm_status read_failed(receiver *r, bool corrupt)
 {
-    if (!r->rd.corrupt) return IPM_ESYS;
+    if (!corrupt) return IPM_ESYS;
     char what[400];
     snprintf(what, sizeof what, "%s", ipm_last_error());
-    ipm__shm_detach(&r->seg);
-    r->rd = (ipm__shm_queue_reader){0};
-    ipm_status st = ipm__shm_create(&r->cfg, IPM_SHM_KIND_QUEUE, "ShmReceiver", &r->seg);
+    /* Messages still held keep the old mapping until they are released. */
+    ipm__shm_qmap_close(r->q);
+    r->q = NULL;
+    ipm_status st = open_queue(r, &r->cfg);
     if (st != IPM_OK) {
         r->broken = true;
         snprintf(r->broken_msg, sizeof r->broken_msg,
@@ -101,7 +116,7 @@ static ipm_status read_failed(receiver *r)
 static bool spin(const receiver *r, int64_t until)
 {
     for (unsigned i = 0;; i++) {
-        if (ipm__shm_queue_ready(&r->seg, &r->rd)) return true;
+        if (ipm__shm_qmap_ready(r->q)) return true;
         ipm__shm_pause();
         if ((i & 63) == 63 && ipm_now_ns() >= until) return false;
     }
@@ -111,9 +126,10 @@ static ipm_status rcv_receive(void *state, ipm_message *msg, int timeout_ms)
 {
     receiver *r = state;
     if (r->broken) return ipm_set_error(IPM_ESYS, "%s", r->broken_msg);
-    ipm__shm_header *h = r->seg.hdr;
-    int got = ipm__shm_queue_read(&r->seg, &r->rd, r->pool, msg);
-    if (got != 0) return got > 0 ? IPM_OK : read_failed(r);
+    ipm__shm_header *h = ipm__shm_qmap_seg(r->q)->hdr;
+    bool corrupt;
+    int got = ipm__shm_qmap_read(r->q, r->pool, msg, &corrupt);
+    if (got != 0) return got > 0 ? IPM_OK : read_failed(r, corrupt);
 
     int64_t deadline = ipm_deadline_ns(timeout_ms);
     if (r->cfg.spin_ns > 0 && timeout_ms != 0) {
@@ -122,20 +138,19 @@ static ipm_status rcv_receive(void *state, ipm_message *msg, int timeout_ms)
         spin(r, until);
     }
     for (;;) {
-        got = ipm__shm_queue_read(&r->seg, &r->rd, r->pool, msg);
-        if (got != 0) return got > 0 ? IPM_OK : read_failed(r);
+        got = ipm__shm_qmap_read(r->q, r->pool, msg, &corrupt);
+        if (got != 0) return got > 0 ? IPM_OK : read_failed(r, corrupt);
         int64_t left = ipm__shm_wait_ns(deadline, -1);
         if (left == 0)
             return ipm_set_error(IPM_ETIMEDOUT, "ShmReceiver %s: no message within %d ms",
                                  r->cfg.endpoint, timeout_ms);
-        /* Flag, word, re-check, sleep: see shm_queue.c. The sender is not
-         * watched: a dead sender only means no message, and a new one may
-         * take its place at any time. */
+        /* Flag, word, re-check, sleep: see shm_queue.c. Senders are not
+         * watched: a dead sender only means no message from it, and a new
+         * one may take its lane at any time. */
         atomic_store(&h->data_waiters, 1);
         uint32_t v = atomic_load(&h->data_word);
         ipm__shm_fence(memory_order_seq_cst);
-        if (!ipm__shm_queue_ready(&r->seg, &r->rd))
-            ipm__shm_futex_wait(&h->data_word, v, left);
+        if (!ipm__shm_qmap_ready(r->q)) ipm__shm_futex_wait(&h->data_word, v, left);
         atomic_store(&h->data_waiters, 0);
     }
 }
@@ -159,18 +174,19 @@ static const ipm_plugin_ops rcv_ops = {
 };
 
 static const char *const rcv_keys[] = {
-    "connection_string", "buffer_size", "max_message_size", "spin_us", "permissions",
-    "allowed_owners",    NULL};
+    "connection_string", "buffer_size",    "max_message_size", "spin_us",
+    "permissions",       "allowed_owners", "max_senders",      NULL};
 
-static const ipm_limits rcv_stated = IPM_SHM_LIMITS(0);
+static const ipm_limits rcv_stated = IPM_SHM_LIMITS(IPM_FEATURE_FAN_IN);
 
 static const ipm_plugin rcv_desc = {
     IPM_PLUGIN_HEADER_INIT,
     .role = IPM_ROLE_RECEIVER,
     .name = "ShmReceiver",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .description =
-        "shared-memory lossless queue receiver (shm://NAME), creates the queue",
+        "shared-memory lossless queue receiver (shm://NAME), creates the queue; "
+        "any number of ShmSenders up to max_senders, zero-copy receive",
     .keys = rcv_keys,
     .ops = &rcv_ops,
     .limits = &rcv_stated,

@@ -30,6 +30,13 @@
  * to the most records the ring has held at once, at most capacity / 64. */
 typedef struct ipm__shm_ring_writer {
     uint64_t head, tail, seq;
+    /* The in-place loan, if one is out (as the queue's, shm_queue.h): room
+     * for a record of loan_len bytes at loan_pos after a wrap pad from
+     * loan_start, freed (tail moved) but not published. Given up
+     * (abandoned) when something else is sent meanwhile: published as PADs,
+     * and later writes jump over its memory until the buffer comes back. */
+    bool loaned, abandoned;
+    uint64_t loan_start, loan_pos, loan_len;
     uint32_t *spans;
     size_t nspans; /* allocated entries, a power of two (0 before the first) */
     size_t first;  /* index of the oldest span */
@@ -45,6 +52,19 @@ void ipm__shm_ring_writer_free(ipm__shm_ring_writer *w);
  * grow. */
 ipm_status ipm__shm_ring_write(ipm__shm_seg *s, ipm__shm_ring_writer *w, const void *data,
                                size_t size, const char *meta, size_t meta_size);
+
+/* Lend room for a record of size bytes (metadata unknown: the worst case
+ * is reserved) at head; *buf is where the payload goes. No loan may be out.
+ * IPM_ENOMEM if the span FIFO cannot grow. */
+ipm_status ipm__shm_ring_loan(ipm__shm_seg *s, ipm__shm_ring_writer *w, size_t size,
+                              void **buf);
+/* Publish the loan (not abandoned) as a message of size bytes. */
+void ipm__shm_ring_commit(ipm__shm_seg *s, ipm__shm_ring_writer *w, size_t size,
+                          const char *meta, size_t meta_size);
+/* Give the loan's room up (before something else is written). */
+void ipm__shm_ring_abandon(ipm__shm_seg *s, ipm__shm_ring_writer *w);
+/* Forget the loan. */
+void ipm__shm_ring_unloan(ipm__shm_ring_writer *w);
 
 /* A reader's position in one ring. */
 typedef struct ipm__shm_ring_reader {

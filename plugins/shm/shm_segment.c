@@ -133,7 +133,8 @@ ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type,
      * always fits; see ipm__shm_rec_len. */
     uint64_t overhead = ipm__shm_rec_len(IPM_SHM_MAX_METADATA, 0);
     uint64_t limit = out->capacity / 2 - overhead;
-    uint64_t def = IPM_SHM_DEFAULT_MAX_MESSAGE < limit ? IPM_SHM_DEFAULT_MAX_MESSAGE : limit;
+    uint64_t def =
+        IPM_SHM_DEFAULT_MAX_MESSAGE < limit ? IPM_SHM_DEFAULT_MAX_MESSAGE : limit;
     uint64_t max;
     st = ipm_params_get_size(p, "max_message_size", def, 0, UINT64_MAX / 4, &max);
     if (st != IPM_OK) return st;
@@ -153,6 +154,12 @@ ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type,
     if (st != IPM_OK) return st;
     out->spin_ns = (int64_t)spin * 1000;
 
+    long long lanes;
+    st = ipm_params_get_int(p, "max_senders", IPM_SHM_DEFAULT_LANES, 1, IPM_SHM_MAX_LANES,
+                            &lanes);
+    if (st != IPM_OK) return st;
+    out->lanes = (uint32_t)lanes;
+
     /* The rule of every family's key: the owner reads and writes. */
     st = ipm_params_get_mode(p, "permissions", 0600, 0600, &out->mode);
     if (st != IPM_OK) {
@@ -162,11 +169,18 @@ ipm_status ipm__shm_parse_config(const ipm_params *p, const char *type,
     return parse_owners(p, type, out);
 }
 
-uint64_t ipm__shm_segment_size(uint32_t kind, uint64_t capacity)
+uint64_t ipm__shm_data_offset(uint32_t kind, uint32_t lanes)
 {
-    (void)kind;
-    uint64_t off = (sizeof(ipm__shm_header) + 4095) & ~(uint64_t)4095;
-    return off + capacity;
+    uint64_t end = kind == IPM_SHM_KIND_QUEUE
+                       ? IPM_SHM_LANE_OFFSET + (uint64_t)lanes * sizeof(ipm__shm_lane)
+                       : sizeof(ipm__shm_header);
+    return (end + 4095) & ~(uint64_t)4095;
+}
+
+uint64_t ipm__shm_segment_size(uint32_t kind, uint64_t capacity, uint32_t lanes)
+{
+    if (kind != IPM_SHM_KIND_QUEUE) lanes = 1;
+    return ipm__shm_data_offset(kind, lanes) + (uint64_t)lanes * capacity;
 }
 
 /* ---------------------------------------------------------- liveness */
@@ -225,18 +239,21 @@ bool ipm__shm_alive(int32_t pid, uint64_t start)
 
 bool ipm__shm_claim_take(ipm__shm_claim *c)
 {
-    int32_t me = (int32_t)getpid();
-    int32_t cur = atomic_load(&c->pid);
-    if (cur != 0 && ipm__shm_alive(cur, atomic_load(&c->start))) return false;
-    if (!atomic_compare_exchange_strong(&c->pid, &cur, me)) return false;
-    atomic_store(&c->start, ipm__shm_self_start());
-    return true;
+    uint64_t me =
+        (uint64_t)(uint32_t)getpid() | (ipm__shm_self_start() << IPM_SHM_CLAIM_PID_BITS);
+    uint64_t cur = atomic_load(&c->word);
+    if (cur == me) return false; /* ours already (another object of ours) */
+    if (cur != 0 &&
+        ipm__shm_alive(ipm__shm_claim_pid(cur), cur >> IPM_SHM_CLAIM_PID_BITS))
+        return false;
+    /* One CAS of the whole identity: two takers of one dead claim cannot
+     * both win, and nobody ever sees a pid with another's start time. */
+    return atomic_compare_exchange_strong(&c->word, &cur, me);
 }
 
 void ipm__shm_claim_drop(ipm__shm_claim *c)
 {
-    atomic_store(&c->start, 0);
-    atomic_store(&c->pid, 0);
+    atomic_store(&c->word, 0);
 }
 
 /* ---------------------------------------------------------- segments */
@@ -273,9 +290,13 @@ static ipm_status validate(const ipm__shm_header *h, uint64_t size, uint32_t kin
                              type, name, kind_type(h->kind), kind_type(kind));
     uint64_t cap = h->capacity;
     bool pow2 = cap >= 4096 && (cap & (cap - 1)) == 0;
-    if (!pow2 || h->total_size != size ||
-        h->total_size != ipm__shm_segment_size(kind, cap) ||
-        h->data_offset != size - cap ||
+    uint32_t lanes = kind == IPM_SHM_KIND_QUEUE ? h->lanes : 1;
+    bool lanes_ok =
+        kind != IPM_SHM_KIND_QUEUE || (lanes >= 1 && lanes <= IPM_SHM_MAX_LANES &&
+                                       h->lane_offset == IPM_SHM_LANE_OFFSET);
+    if (!pow2 || !lanes_ok || h->total_size != size ||
+        h->total_size != ipm__shm_segment_size(kind, cap, lanes) ||
+        h->data_offset != ipm__shm_data_offset(kind, lanes) ||
         ipm__shm_rec_len(IPM_SHM_MAX_METADATA, h->max_message_size) > cap / 2)
         return ipm_set_error(
             IPM_ECONNECT,
@@ -307,6 +328,10 @@ static void fill_seg(ipm__shm_seg *s, int fd, void *base, size_t size,
     s->hdr = base;
     s->data = (unsigned char *)base + s->hdr->data_offset;
     s->cap = s->hdr->capacity;
+    bool queue = s->hdr->kind == IPM_SHM_KIND_QUEUE;
+    s->lane =
+        queue ? (ipm__shm_lane *)((unsigned char *)base + IPM_SHM_LANE_OFFSET) : NULL;
+    s->lanes = queue ? s->hdr->lanes : 0;
     s->max_message_size = s->hdr->max_message_size;
     s->dev = st->st_dev;
     s->ino = st->st_ino;
@@ -314,12 +339,16 @@ static void fill_seg(ipm__shm_seg *s, int fd, void *base, size_t size,
     snprintf(s->name, sizeof s->name, "%s", name);
 }
 
-static void wake_all(ipm__shm_header *h)
+/* Wake everyone sleeping on h; lanes (NULL for a ring) are the queue's,
+ * only when the mapping is known to hold them. */
+static void wake_all(ipm__shm_header *h, ipm__shm_lane *lane, uint32_t lanes)
 {
     atomic_fetch_add(&h->data_word, 1);
     ipm__shm_futex_wake(&h->data_word);
-    atomic_fetch_add(&h->space_word, 1);
-    ipm__shm_futex_wake(&h->space_word);
+    for (uint32_t i = 0; lane != NULL && i < lanes; i++) {
+        atomic_fetch_add(&lane[i].space_word, 1);
+        ipm__shm_futex_wake(&lane[i].space_word);
+    }
 }
 
 /* True if path still names the file open as fd (same device and inode). */
@@ -429,7 +458,7 @@ static ipm_status reclaim(const char *path, const ipm__shm_config *c, uint32_t k
     ipm_log(IPM_LOG_INFO, "%s %s: reclaiming segment of dead owner pid %d", type,
             c->endpoint, (int)h->owner_pid);
     atomic_store(&h->closed, 1);
-    wake_all(h);
+    wake_all(h, NULL, 0); /* senders notice within their 100 ms slice */
     if (unlink(path) != 0 && errno != ENOENT)
         rc = ipm_set_error(IPM_ECONNECT, "%s %s: cannot remove stale %s: %s", type,
                            c->endpoint, path, strerror(errno));
@@ -448,8 +477,8 @@ out:
  * every block now, so a /dev/shm that fills up meanwhile is an ENOSPC here
  * and never a SIGBUS on a later write.
  */
-static ipm_status check_room(int fd, uint64_t size, const ipm__shm_config *c,
-                             const char *type)
+static ipm_status check_room(int fd, uint64_t size, uint64_t alloc,
+                             const ipm__shm_config *c, const char *type)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
@@ -471,6 +500,7 @@ static ipm_status check_room(int fd, uint64_t size, const ipm__shm_config *c,
     struct statvfs vfs;
     if (fstatvfs(fd, &vfs) == 0 && vfs.f_blocks != 0) {
         uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+        size = alloc;
         if (size > avail)
             return ipm_set_error(IPM_ENOMEM,
                                  "%s %s: a %llu-byte segment does not fit in " SHM_DIR
@@ -484,11 +514,11 @@ static ipm_status check_room(int fd, uint64_t size, const ipm__shm_config *c,
     return IPM_OK;
 }
 
-/* Allocate every block of fd (see check_room). */
-static ipm_status allocate(int fd, uint64_t size, const ipm__shm_config *c,
+/* Allocate every block of fd in [off, off + size) (see check_room). */
+static ipm_status allocate(int fd, uint64_t off, uint64_t size, const ipm__shm_config *c,
                            const char *type)
 {
-    int e = posix_fallocate(fd, 0, (off_t)size);
+    int e = posix_fallocate(fd, (off_t)off, (off_t)size);
     if (e == 0) return IPM_OK;
     struct statvfs vfs;
     unsigned long long avail = 0;
@@ -502,6 +532,32 @@ static ipm_status allocate(int fd, uint64_t size, const ipm__shm_config *c,
                              avail, (unsigned long long)c->capacity);
     return ipm_set_error(IPM_ESYS, "%s %s: cannot allocate a %llu-byte segment: %s", type,
                          c->endpoint, (unsigned long long)size, strerror(e));
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* Pre-fault n allocated bytes at m (Linux 5.14+; without it, pages fault
+ * in on first use, which is only slower). */
+static void populate(void *m, uint64_t n)
+{
+    (void)madvise(m, (size_t)n, MADV_POPULATE_WRITE);
+}
+
+ipm_status ipm__shm_lane_allocate(const ipm__shm_seg *s, uint32_t i, const char *type)
+{
+    uint64_t off = s->hdr->data_offset + (uint64_t)i * s->cap;
+    if (i > 0) { /* lane 0 was allocated by the receiver */
+        ipm__shm_config c;
+        memset(&c, 0, sizeof c);
+        c.capacity = s->cap;
+        snprintf(c.endpoint, sizeof c.endpoint, "shm://%s", s->name);
+        ipm_status rc = allocate(s->fd, off, s->cap, &c, type);
+        if (rc != IPM_OK) return rc;
+    }
+    populate(s->data + (uint64_t)i * s->cap, s->cap);
+    return IPM_OK;
 }
 
 /* SysV mode of a ring's wake area: read-write for every class that may read
@@ -572,12 +628,48 @@ static ipm_status wake_attach(const ipm__shm_header *h, const struct stat *st,
     return IPM_OK;
 }
 
+/*
+ * The segment was built through an unnamed file, so /proc/<pid>/maps shows
+ * our mapping as "/dev/shm/#ino (deleted)". Once it has its name, map the
+ * same file again through that name and drop the first mapping, so that
+ * tools and users see which segment a pointer lies in (a message handed out
+ * in place, a loan). Only if the name still refers to our file; otherwise,
+ * or on any failure, the first mapping stays. Returns the descriptor to
+ * keep; *m may change.
+ */
+static int map_by_name(const char *path, int fd, const struct stat *mine, void **m,
+                       uint64_t size, uint64_t alloc)
+{
+    int fd2 = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd2 < 0) return fd;
+    struct stat st;
+    void *m2 = MAP_FAILED;
+    if (fstat(fd2, &st) == 0 && st.st_dev == mine->st_dev && st.st_ino == mine->st_ino)
+        m2 = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | (alloc == size ? MAP_POPULATE : 0), fd2, 0);
+    if (m2 == MAP_FAILED) {
+        close(fd2);
+        return fd;
+    }
+    if (alloc < size) populate(m2, alloc);
+    munmap(*m, (size_t)size);
+    *m = m2;
+    close(fd);
+    return fd2;
+}
+
 ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *type,
                            ipm__shm_seg *out)
 {
     char path[IPM_SHM_NAME_MAX + 16], fdpath[64];
     make_path(path, sizeof path, c->name);
-    uint64_t size = ipm__shm_segment_size(kind, c->capacity);
+    uint32_t lanes = kind == IPM_SHM_KIND_QUEUE ? c->lanes : 1;
+    uint64_t size = ipm__shm_segment_size(kind, c->capacity, lanes);
+    /* A queue allocates the header, the lane table and lane 0 now; each
+     * further sender allocates its own lane when it takes it
+     * (ipm__shm_lane_allocate), so max_senders costs address space, not
+     * memory, until the senders come. */
+    uint64_t alloc = ipm__shm_data_offset(kind, lanes) + c->capacity;
     void *m = NULL;
     ipm__shm_wake *wake = NULL;
     ipm_status rc;
@@ -594,15 +686,22 @@ ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *
                            type, c->endpoint, strerror(errno));
         goto fail;
     }
-    if ((rc = check_room(fd, size, c, type)) != IPM_OK) goto fail;
-    if ((rc = allocate(fd, size, c, type)) != IPM_OK) goto fail;
-    /* Populating is safe now: every page was allocated and counted. */
-    rc = map_file(fd, size, true, true, &m);
+    if ((rc = check_room(fd, size, alloc, c, type)) != IPM_OK) goto fail;
+    if ((rc = allocate(fd, 0, alloc, c, type)) != IPM_OK) goto fail;
+    if (alloc < size && ftruncate(fd, (off_t)size) != 0) {
+        rc = ipm_set_error(IPM_ENOMEM, "%s %s: cannot size the segment to %llu bytes: %s",
+                           type, c->endpoint, (unsigned long long)size, strerror(errno));
+        goto fail;
+    }
+    /* Populating is safe now: every page populated was allocated and
+     * counted (the unallocated lanes are left alone). */
+    rc = map_file(fd, size, true, alloc == size, &m);
     if (rc != IPM_OK) {
         ipm_set_error(rc, "%s %s: cannot map %llu bytes: %s", type, c->endpoint,
                       (unsigned long long)size, strerror(errno));
         goto fail;
     }
+    if (alloc < size) populate(m, alloc);
     ipm__shm_header *h = m;
     h->magic = IPM_SHM_MAGIC;
     h->version = IPM_SHM_VERSION;
@@ -610,7 +709,11 @@ ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *
     h->total_size = size;
     h->capacity = c->capacity;
     h->max_message_size = c->max_message_size;
-    h->data_offset = size - c->capacity;
+    h->data_offset = ipm__shm_data_offset(kind, lanes);
+    if (kind == IPM_SHM_KIND_QUEUE) {
+        h->lanes = lanes;
+        h->lane_offset = IPM_SHM_LANE_OFFSET;
+    }
     h->owner_pid = (int32_t)getpid();
     h->owner_start = ipm__shm_self_start();
     h->wake_id = -1;
@@ -639,6 +742,7 @@ ipm_status ipm__shm_create(const ipm__shm_config *c, uint32_t kind, const char *
         unlink(path);
         goto fail;
     }
+    fd = map_by_name(path, fd, &st, &m, size, alloc);
     fill_seg(out, fd, m, size, &st, c->name, true);
     out->wake = wake;
     return IPM_OK;
@@ -742,20 +846,30 @@ bool ipm__shm_owner_alive(const ipm__shm_seg *s)
     return !atomic_load(&h->closed) && ipm__shm_alive(h->owner_pid, h->owner_start);
 }
 
+void ipm__shm_close_name(ipm__shm_seg *s)
+{
+    if (s->hdr == NULL || !s->owner) return;
+    atomic_store(&s->hdr->closed, 1);
+    wake_all(s->hdr, s->lane, s->lanes);
+    char path[IPM_SHM_NAME_MAX + 16];
+    make_path(path, sizeof path, s->name);
+    struct stat mine = {.st_dev = s->dev, .st_ino = s->ino};
+    if (flock(s->fd, LOCK_EX) == 0) {
+        if (same_file(path, &mine)) unlink(path);
+        flock(s->fd, LOCK_UN);
+    }
+    s->owner = false;
+}
+
 void ipm__shm_detach(ipm__shm_seg *s)
 {
+    ipm__shm_close_name(s);
+    ipm__shm_unmap(s);
+}
+
+void ipm__shm_unmap(ipm__shm_seg *s)
+{
     if (s->hdr == NULL) return;
-    if (s->owner) {
-        atomic_store(&s->hdr->closed, 1);
-        wake_all(s->hdr);
-        char path[IPM_SHM_NAME_MAX + 16];
-        make_path(path, sizeof path, s->name);
-        struct stat mine = {.st_dev = s->dev, .st_ino = s->ino};
-        if (flock(s->fd, LOCK_EX) == 0) {
-            if (same_file(path, &mine)) unlink(path);
-            flock(s->fd, LOCK_UN);
-        }
-    }
     if (s->wake != NULL) shmdt(s->wake);
     munmap(s->hdr, s->size);
     close(s->fd);
