@@ -146,18 +146,22 @@ static ipm_status check_file(const char *plugin, const ipm_params *p, const char
     return IPM_OK;
 }
 
-ipm_status ipm__nats_check_common(const char *plugin, const ipm_params *p)
+ipm_status ipm__nats_check_common(const char *plugin, const ipm_params *p,
+                                  bool need_endpoint)
 {
     const char *cs = ipm_params_get(p, "connection_string");
-    if (cs == NULL)
+    if (cs == NULL && need_endpoint)
         return ipm_set_error(IPM_ECONFIG,
                              "%s: missing key 'connection_string' "
                              "(nats://HOST:PORT[,HOST:PORT...]/SUBJECT)",
                              plugin);
-    ipm_nats_endpoint e;
-    ipm_status st = ipm__nats_endpoint_parse(plugin, cs, &e);
-    if (st != IPM_OK) return st;
-    ipm__nats_endpoint_free(&e);
+    ipm_status st;
+    if (cs != NULL) {
+        ipm_nats_endpoint e;
+        st = ipm__nats_endpoint_parse(plugin, cs, &e);
+        if (st != IPM_OK) return st;
+        ipm__nats_endpoint_free(&e);
+    }
     long long t;
     st = ipm_params_get_int(p, "connect_timeout_ms", IPM_NATS_DEFAULT_CONNECT_TIMEOUT_MS,
                             1, IPM_NATS_MAX_CONNECT_TIMEOUT_MS, &t);
@@ -238,7 +242,7 @@ ipm_status ipm__nats_connect(const char *plugin, const ipm_params *p,
                              void *closure, unsigned flags, natsConnection **out)
 {
     *out = NULL;
-    ipm_status st = ipm__nats_check_common(plugin, p);
+    ipm_status st = ipm__nats_check_common(plugin, p, true);
     if (st != IPM_OK) return st;
     const char *cs = ipm_params_get(p, "connection_string");
     long long timeout;

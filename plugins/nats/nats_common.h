@@ -74,8 +74,11 @@ void ipm__nats_endpoint_free(ipm_nats_endpoint *e);
 
 /* Validate the common keys of p (endpoint syntax, files readable, user and
  * password together, cert and key together) without connecting. The check
- * op of every NATS type starts with it. */
-ipm_status ipm__nats_check_common(const char *plugin, const ipm_params *p);
+ * op of every NATS type starts with it (need_endpoint false: it checks the
+ * values given, and an endpoint left out is for connect to refuse); connect
+ * passes true. */
+ipm_status ipm__nats_check_common(const char *plugin, const ipm_params *p,
+                                  bool need_endpoint);
 
 /* Connect to the servers of e with the options of p. closure is passed to
  * err_cb (cnats' asynchronous error handler: slow consumers), which may be

@@ -34,7 +34,7 @@ static ipm_status pub_create(void **state)
 
 static ipm_status pub_check(const ipm_params *p)
 {
-    return ipm__nats_check_common("NatsPublisher", p);
+    return ipm__nats_check_common("NatsPublisher", p, false);
 }
 
 static ipm_status pub_connect(void *state, const ipm_params *params)
@@ -43,7 +43,7 @@ static ipm_status pub_connect(void *state, const ipm_params *params)
     if (p->nc != NULL)
         return ipm_set_error(IPM_ENOTSUP, "NatsPublisher: already connected to '%s'",
                              p->endpoint);
-    ipm_status st = ipm__nats_check_common("NatsPublisher", params);
+    ipm_status st = ipm__nats_check_common("NatsPublisher", params, true);
     if (st != IPM_OK) return st;
     const char *cs = ipm_params_get(params, "connection_string");
     st = ipm__nats_endpoint_parse("NatsPublisher", cs, &p->ep);

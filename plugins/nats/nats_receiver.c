@@ -90,9 +90,9 @@ static ipm_status receiver_create(void **state)
     return IPM_OK;
 }
 
-static ipm_status receiver_check(const ipm_params *p)
+static ipm_status check_keys(const ipm_params *p, bool need_endpoint)
 {
-    ipm_status st = ipm__nats_js_check("NatsReceiver", p);
+    ipm_status st = ipm__nats_js_check("NatsReceiver", p, need_endpoint);
     if (st != IPM_OK) return st;
     const char *d = ipm_params_get(p, "durable");
     if (d != NULL) {
@@ -181,7 +181,8 @@ static void check_stall(nats_receiver *r)
     bool stuck = s != NATS_OK || ci->NumPending > 0 || ci->NumAckPending > 0;
     if (s == NATS_OK)
         ipm_log(IPM_LOG_INFO,
-                "NatsReceiver %s: idle %d ms: consumer has %llu pending, %lld unacknowledged, "
+                "NatsReceiver %s: idle %d ms: consumer has %llu pending, %lld "
+                "unacknowledged, "
                 "%lld waiting requests%s",
                 r->j.endpoint, STALL_MS, (unsigned long long)ci->NumPending,
                 (long long)ci->NumAckPending, (long long)ci->NumWaiting,
@@ -190,13 +191,19 @@ static void check_stall(nats_receiver *r)
     if (stuck && s == NATS_OK) reset_consumer(r);
 }
 
+/* The check op: the values given, without connecting. */
+static ipm_status receiver_check(const ipm_params *p)
+{
+    return check_keys(p, false);
+}
+
 static ipm_status receiver_connect(void *state, const ipm_params *p)
 {
     nats_receiver *r = state;
     if (r->j.nc != NULL)
         return ipm_set_error(IPM_ENOTSUP, "NatsReceiver: already connected to '%s'",
                              r->j.endpoint);
-    ipm_status st = receiver_check(p);
+    ipm_status st = check_keys(p, true);
     if (st != IPM_OK) return st;
     snprintf(r->durable, sizeof r->durable, "%s",
              ipm_params_get_str(p, "durable", IPM_NATS_DEFAULT_DURABLE));
@@ -313,8 +320,8 @@ static ipm_status receive_inner(nats_receiver *r, ipm_message *msg, int timeout_
         natsStatus s = fetch(r, wait);
         if (atomic_load(&r->closing)) return closed_error();
         if (s != NATS_OK)
-            ipm_log(IPM_LOG_DEBUG, "NatsReceiver %s: fetch: %s (%d messages)", r->j.endpoint,
-                    natsStatus_GetText(s), r->batch.Count);
+            ipm_log(IPM_LOG_DEBUG, "NatsReceiver %s: fetch: %s (%d messages)",
+                    r->j.endpoint, natsStatus_GetText(s), r->batch.Count);
         if (s == NATS_OK || s == NATS_TIMEOUT || r->batch.Count > 0) {
             r->failures = 0;
             if (r->batch.Count == 0 && r->sub != NULL) check_stall(r);

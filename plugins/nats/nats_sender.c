@@ -56,7 +56,7 @@ static ipm_status sender_create(void **state)
 
 static ipm_status sender_check(const ipm_params *p)
 {
-    return ipm__nats_js_check("NatsSender", p);
+    return ipm__nats_js_check("NatsSender", p, false);
 }
 
 static ipm_status sender_connect(void *state, const ipm_params *p)

@@ -53,9 +53,9 @@ static bool valid_name(const char *s)
     return true;
 }
 
-ipm_status ipm__nats_js_check(const char *plugin, const ipm_params *p)
+ipm_status ipm__nats_js_check(const char *plugin, const ipm_params *p, bool need_endpoint)
 {
-    ipm_status st = ipm__nats_check_common(plugin, p);
+    ipm_status st = ipm__nats_check_common(plugin, p, need_endpoint);
     if (st != IPM_OK) return st;
     long long r;
     st = ipm_params_get_int(p, "replicas", 1, 1, 5, &r);
@@ -146,7 +146,7 @@ ipm_status ipm__nats_js_open(ipm_nats_js *j, const char *plugin, const ipm_param
 {
     memset(j, 0, sizeof *j);
     j->plugin = plugin;
-    ipm_status st = ipm__nats_js_check(plugin, p);
+    ipm_status st = ipm__nats_js_check(plugin, p, true);
     if (st != IPM_OK) return st;
     const char *cs = ipm_params_get(p, "connection_string");
     st = ipm__nats_endpoint_parse(plugin, cs, &j->ep);

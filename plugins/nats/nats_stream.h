@@ -28,7 +28,8 @@ typedef struct ipm_nats_js {
 
 /* Validate the common keys and replicas (1..5) and stream (a valid stream
  * name) of p. */
-ipm_status ipm__nats_js_check(const char *plugin, const ipm_params *p);
+ipm_status ipm__nats_js_check(const char *plugin, const ipm_params *p,
+                              bool need_endpoint);
 
 /* Connect, get a JetStream context and make sure the stream exists (file
  * storage, work-queue retention, `replicas` copies, the endpoint's SUBJECT

@@ -272,11 +272,14 @@ static ipm_status join_endpoints(nats_sub *s)
     return IPM_OK;
 }
 
-static ipm_status sub_check(const ipm_params *p)
+static ipm_status check_keys(const ipm_params *p, bool need_endpoint)
 {
-    char **eps;
-    size_t n;
-    ipm_status st = ipm_params_get_endpoints(p, "NatsSubscriber", &eps, &n);
+    char **eps = NULL;
+    size_t n = 0;
+    ipm_status st = IPM_OK;
+    if (need_endpoint || ipm_params_get(p, "connection_string") ||
+        ipm_params_get(p, "connection_strings"))
+        st = ipm_params_get_endpoints(p, "NatsSubscriber", &eps, &n);
     if (st != IPM_OK) return st;
     for (size_t i = 0; st == IPM_OK && i < n; i++) {
         ipm_nats_endpoint e;
@@ -292,10 +295,16 @@ static ipm_status sub_check(const ipm_params *p)
     return st;
 }
 
+/* The check op: the values given, without connecting. */
+static ipm_status sub_check(const ipm_params *p)
+{
+    return check_keys(p, false);
+}
+
 static ipm_status sub_connect(void *state, const ipm_params *p)
 {
     nats_sub *s = state;
-    ipm_status st = sub_check(p);
+    ipm_status st = check_keys(p, true);
     if (st != IPM_OK) return st;
     uint64_t hwm;
     ipm_params_get_size(p, ipm_params_get(p, "recv_hwm") ? "recv_hwm" : "capacity",
