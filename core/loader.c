@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -299,9 +300,13 @@ static bool find_on_path(const char *name, char *path, size_t cap, char *tried,
         if (plen < 0 || (size_t)plen >= cap)
             continue; /* no such file can exist: PATH_MAX is 4096 */
         if (access(path, F_OK) == 0) return true;
+        /* A directory this process may not enter hides the file: say so,
+         * or "not found" would send the user looking in the wrong place. */
+        bool denied = errno == EACCES;
         if (tlen < tcap)
-            tlen += (size_t)snprintf(tried + tlen, tcap - tlen, "%s%s", tlen ? ", " : "",
-                                     path);
+            tlen += (size_t)snprintf(
+                tried + tlen, tcap - tlen, "%s%s%s", tlen ? ", " : "", path,
+                denied ? " (permission denied on its directory)" : "");
     }
     return false;
 }

@@ -36,8 +36,12 @@ if(TARGET ipm_ZmqSender)
   set(_zmq ipm_ZmqSender ipm_ZmqReceiver ipm_ZmqPublisher ipm_ZmqSubscriber)
   ipm_add_conformance(zmq_tcp SENDER ZmqSender RECEIVER ZmqReceiver
                       ENDPOINT tcp://127.0.0.1:* DEPENDS ${_zmq})
+  # An ipc:// ZmqReceiver has no receive HWM unless one is set (the libzmq
+  # #4660 choice): capacity bounds it, so that a full transport exists for
+  # send_timeout, as a DAQ that sets one would see.
   ipm_add_conformance(zmq_ipc SENDER ZmqSender RECEIVER ZmqReceiver
-                      ENDPOINT ipc://${_ipm_conf_dir}/zmq-sr DEPENDS ${_zmq})
+                      ENDPOINT ipc://${_ipm_conf_dir}/zmq-sr SET capacity=1000
+                      DEPENDS ${_zmq})
   # inproc:// does not cross processes: the limits op says so once
   # connected, and the suite runs the peers as threads.
   ipm_add_conformance(zmq_inproc SENDER ZmqSender RECEIVER ZmqReceiver

@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "mq_util.h"
 
+#include <ipm/plugin.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -86,6 +88,12 @@ bool mq_t_exists(const char *name, unsigned *mode)
 bool mq_t_drop_privileges(void)
 {
     if (geteuid() != 0) return true;
+    /* Load the plugins while still root: the build tree may lie below a
+     * directory that nobody cannot enter (a 0700 temporary directory). */
+    const ipm_plugin *d;
+    if (ipm_plugin_load("MqReceiver", &d) != IPM_OK ||
+        ipm_plugin_load("MqSender", &d) != IPM_OK)
+        return false;
     return setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
            setresuid(65534, 65534, 65534) == 0;
 }

@@ -24,6 +24,8 @@
  */
 #define _GNU_SOURCE
 #include "ipm_test.h"
+
+#include <ipm/plugin.h>
 #include "shm_util.h"
 
 #include "shm_common.h" /* the segment layout, to forge and scribble on it */
@@ -72,6 +74,14 @@ static void run_child(int (*fn)(void *), void *arg, const char *what)
 
 static bool become_nobody(void)
 {
+    /* Load the plugins while still root: the build tree may lie below a
+     * directory that nobody cannot enter (a 0700 temporary directory). */
+    static const char *const types[] = {"ShmPublisher", "ShmSubscriber", "ShmSender",
+                                        "ShmReceiver"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        const ipm_plugin *d;
+        if (ipm_plugin_load(types[i], &d) != IPM_OK) return false;
+    }
     return setgroups(0, NULL) == 0 && setresgid(NOBODY, NOBODY, NOBODY) == 0 &&
            setresuid(NOBODY, NOBODY, NOBODY) == 0;
 }
