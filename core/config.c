@@ -670,7 +670,7 @@ ipm_status ipm_config_params(const ipm_config *c, const char *name, ipm_params *
 {
     if (!out) return ipm_set_error(IPM_EINVAL, "ipm_config_params: out is NULL");
     *out = NULL;
-    const struct section *s;
+    const struct section *s = NULL;
     ipm_status st = lookup(c, name, "ipm_config_params", &s);
     return st == IPM_OK ? copy_params(s, out) : st;
 }
@@ -693,7 +693,7 @@ ipm_status ipm_config_sender(const ipm_config *c, const char *name, ipm_sender *
 {
     if (!out) return ipm_set_error(IPM_EINVAL, "ipm_config_sender: out is NULL");
     *out = NULL;
-    const struct section *s;
+    const struct section *s = NULL;
     ipm_status st = lookup(c, name, "ipm_config_sender", &s);
     if (st != IPM_OK) return st;
     st = ipm__sender_from_params(s->params, out);
@@ -705,7 +705,7 @@ ipm_status ipm_config_receiver(const ipm_config *c, const char *name, ipm_receiv
 {
     if (!out) return ipm_set_error(IPM_EINVAL, "ipm_config_receiver: out is NULL");
     *out = NULL;
-    const struct section *s;
+    const struct section *s = NULL;
     ipm_status st = lookup(c, name, "ipm_config_receiver", &s);
     if (st != IPM_OK) return st;
     st = ipm__receiver_from_params(s->params, out);
@@ -715,7 +715,7 @@ ipm_status ipm_config_receiver(const ipm_config *c, const char *name, ipm_receiv
 
 ipm_status ipm_config_check(const ipm_config *c, const char *name)
 {
-    const struct section *s;
+    const struct section *s = NULL;
     ipm_status st = lookup(c, name, "ipm_config_check", &s);
     if (st != IPM_OK) return st;
     const char *type = ipm_params_get(s->params, "type");

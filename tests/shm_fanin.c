@@ -72,23 +72,26 @@ static void drain(ipm_receiver *r, uint32_t *next, int nsenders, uint32_t per,
         rec v;
         assert_true(m.size >= sizeof v);
         memcpy(&v, m.data, sizeof v);
-        assert_true(v.id >= 1 && v.id <= (uint32_t)nsenders);
+        uint32_t idx = v.id - 1; /* the sender's index; v.id 0 wraps and is refused */
+        if (idx >= (uint32_t)nsenders) {
+            fail_msg("a message from unknown sender %u", v.id);
+            return;
+        }
         if (v.id == skip_id) { /* the killed one: whatever it sent, in order */
-            if (v.seq != next[v.id - 1])
-                fail_msg("killed sender: #%u where #%u was due", v.seq, next[v.id - 1]);
-            next[v.id - 1]++;
+            if (v.seq != next[idx])
+                fail_msg("killed sender: #%u where #%u was due", v.seq, next[idx]);
+            next[idx]++;
             ipm_message_release(&m);
             continue;
         }
-        if (v.seq != next[v.id - 1])
-            fail_msg("sender %u: #%u arrived where #%u was due", v.id, v.seq,
-                     next[v.id - 1]);
+        if (v.seq != next[idx])
+            fail_msg("sender %u: #%u arrived where #%u was due", v.id, v.seq, next[idx]);
         if (m.size != sizeof v + v.seq % 97)
             fail_msg("sender %u #%u: %zu bytes", v.id, v.seq, m.size);
         for (size_t k = sizeof v; k < m.size; k++)
             if (((const unsigned char *)m.data)[k] != (unsigned char)v.id)
                 fail_msg("sender %u #%u: byte %zu corrupt", v.id, v.seq, k);
-        next[v.id - 1]++;
+        next[idx]++;
         got++;
         ipm_message_release(&m);
     }
