@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
@@ -64,6 +65,104 @@ ipm_status ipm__nng_create(const char *plugin, ipm_nng_kind kind, void **state)
     return IPM_OK;
 }
 
+/* State shared by ipm__nng_close and its helper thread; the last of the
+ * two to let go frees it. */
+typedef struct nng_closer {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* CLOCK_MONOTONIC */
+    nng_socket sock;
+    bool done;
+    int refs;
+} nng_closer;
+
+static void closer_unref(nng_closer *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool last = --c->refs == 0;
+    pthread_mutex_unlock(&c->lock);
+    if (!last) return;
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
+    free(c);
+}
+
+static void *closer_main(void *arg)
+{
+    nng_closer *c = arg;
+    nng_close(c->sock);
+    pthread_mutex_lock(&c->lock);
+    c->done = true;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    closer_unref(c);
+    return NULL;
+}
+
+static nng_closer *closer_new(nng_socket sock)
+{
+    nng_closer *c = calloc(1, sizeof *c);
+    if (c == NULL) return NULL;
+    pthread_condattr_t ca;
+    bool ok = pthread_condattr_init(&ca) == 0;
+    if (ok) {
+        ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+             pthread_cond_init(&c->cond, &ca) == 0;
+        pthread_condattr_destroy(&ca);
+    }
+    if (!ok) {
+        free(c);
+        return NULL;
+    }
+    if (pthread_mutex_init(&c->lock, NULL) != 0) {
+        pthread_cond_destroy(&c->cond);
+        free(c);
+        return NULL;
+    }
+    c->sock = sock;
+    c->refs = 2;
+    return c;
+}
+
+bool ipm__nng_close(ipm_nng *z)
+{
+    if (!z->open) return true;
+    z->open = false;
+    nng_closer *c = closer_new(z->sock);
+    pthread_t t;
+    pthread_attr_t ta;
+    bool started = false;
+    if (c != NULL && pthread_attr_init(&ta) == 0) {
+        pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&t, &ta, closer_main, c) == 0;
+        pthread_attr_destroy(&ta);
+    }
+    if (!started) {
+        /* No thread to spare (a resource limit): close here, unbounded. */
+        if (c != NULL) {
+            c->refs = 1;
+            closer_unref(c);
+        }
+        nng_close(z->sock);
+        return true;
+    }
+    struct timespec until;
+    ipm_deadline_timespec(ipm_deadline_ns(IPM_NNG_CLOSE_BOUND_MS), CLOCK_MONOTONIC, &until);
+    pthread_mutex_lock(&c->lock);
+    while (!c->done)
+        if (pthread_cond_timedwait(&c->cond, &c->lock, &until) == ETIMEDOUT) break;
+    bool done = c->done;
+    pthread_mutex_unlock(&c->lock);
+    closer_unref(c);
+    if (!done) {
+        z->abandoned = true;
+        ipm_log(IPM_LOG_WARN,
+                "%s: nng_close did not return within %d ms (a libnng 1.5 deadlock); "
+                "the socket is left open and its memory kept, so that destroy returns",
+                z->plugin, IPM_NNG_CLOSE_BOUND_MS);
+    }
+    return done;
+}
+
 void ipm__nng_destroy(void *state)
 {
     ipm_nng *z = state;
@@ -72,7 +171,8 @@ void ipm__nng_destroy(void *state)
      * the socket, its aios and nng's memory are left to the exit, and only
      * ipm's own memory is freed. */
     bool forked = ipm__nng_forked();
-    if (z->open && !forked) nng_close(z->sock);
+    if (z->open && !forked) ipm__nng_close(z);
+    if (z->abandoned) return; /* nng may still reach z and its aios */
     /* The sender has closed and reclaimed its sends before this. */
     for (size_t i = 0; i < z->nslots; i++)
         if (z->slots[i].aio != NULL && !forked) nng_aio_free(z->slots[i].aio);

@@ -202,6 +202,7 @@ struct ipm_nng {
     atomic_int pipes; /* connected receivers */
     int sendfd;       /* NNG_OPT_SENDFD: readable when push0 is idle */
     int linger_ms;
+    bool abandoned; /* nng_close did not return in time (ipm__nng_close) */
 };
 
 /* Allocate an ipm_nng with an open socket of kind (after ipm__nng_enter).
@@ -209,8 +210,22 @@ struct ipm_nng {
  * nng refuses. Does not block. */
 ipm_status ipm__nng_create(const char *plugin, ipm_nng_kind kind, void **state);
 
+/* How long destroy waits for nng_close. libnng 1.5.2 (Debian 12) can block
+ * in nng_close for ever when a connection is being torn down under load
+ * (seen with sub0 whose queue overflowed: nanomsg/nng#1543, #1813); a
+ * normal close takes milliseconds. */
+#define IPM_NNG_CLOSE_BOUND_MS 2000
+
+/* Close z->sock on a helper thread and wait at most IPM_NNG_CLOSE_BOUND_MS.
+ * Returns true when it closed. Returns false, setting z->abandoned, when
+ * nng_close is still blocked: the socket and z (which nng's callbacks may
+ * still reach) are then left to the process, never freed, so that destroy
+ * returns instead of hanging. z->open is false afterwards either way. */
+bool ipm__nng_close(ipm_nng *z);
+
 /* Close the socket (unless in a forked child, where no nng call may be
- * made and the socket is left to the exit), free everything. */
+ * made and the socket is left to the exit), free everything (but see
+ * ipm__nng_close: an abandoned object is not freed). */
 void ipm__nng_destroy(void *state);
 
 /* Message for an nng error: "<plugin>: cannot <what> '<endpoint>': <nng>". */

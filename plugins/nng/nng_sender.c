@@ -253,9 +253,7 @@ static void sender_destroy(void *state)
          * connection (NNG_ECLOSED), and free those messages. */
         if (z->inflight > 0 && z->linger_ms > 0)
             wait_idle(z, ipm_deadline_ns(z->linger_ms));
-        nng_close(z->sock);
-        z->open = false;
-        reclaim(z);
+        if (ipm__nng_close(z)) reclaim(z);
     }
     ipm__nng_destroy(z);
 }

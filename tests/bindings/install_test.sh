@@ -17,6 +17,13 @@
 set -euo pipefail
 
 src=$1 build=$2 cxx=${3:-} py=${4:-}
+# A sanitizer build (IPM_SANITIZER_FLAGS / IPM_SANITIZER_RUNTIME, set by
+# ctest): the consumer is built with the same flags, and python3 preloads
+# the runtime to load the installed libipm.so.
+san_flags=${IPM_SANITIZER_FLAGS:-}
+preload=()
+[[ -z ${IPM_SANITIZER_RUNTIME:-} ]] || preload=("LD_PRELOAD=$IPM_SANITIZER_RUNTIME")
+pyrun=(env "${preload[@]}" "$py")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ipm-bindings-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 unset IPM_PLUGIN_PATH IPM_LIBRARY LD_LIBRARY_PATH PYTHONPATH
@@ -51,7 +58,8 @@ if [[ -n $cxx ]]; then
     step "a C++ project against the prefix: find_package(ipm), ipm::ipmcxx, ipm::dune"
     quiet cmake -S "$src/tests/bindings/consumer" -B "$tmp/consumer" \
         -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CXX_COMPILER="$cxx" \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS=-Wall -Wextra -Werror"
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS=-Wall -Wextra -Werror $san_flags" \
+        "-DCMAKE_EXE_LINKER_FLAGS=$san_flags"
     found=$(sed -n 's/^ipm_DIR:PATH=//p' "$tmp/consumer/CMakeCache.txt")
     [[ $(realpath "$found") == $(realpath "$cmake_dir") ]] || fail "find_package(ipm) used $found"
     quiet cmake --build "$tmp/consumer" -j2
@@ -81,7 +89,7 @@ fi
 site=$prefix/lib/python3/dist-packages
 check_import() { # PREFIX: the package and the libipm.so it loads are both inside it
     local where
-    where=$(cd "$tmp" && PYTHONPATH=$1/lib/python3/dist-packages "$py" -c \
+    where=$(cd "$tmp" && PYTHONPATH=$1/lib/python3/dist-packages "${pyrun[@]}" -c \
         'import ipm, os; print(os.path.realpath(ipm.__file__)); print(os.path.realpath(ipm.library_path))')
     while read -r p; do
         [[ $p == "$(realpath "$1")"/* ]] || fail "python loaded $p, outside $1"
@@ -89,19 +97,19 @@ check_import() { # PREFIX: the package and the libipm.so it loads are both insid
 }
 step "Python: the installed package finds the prefix's libipm.so by itself"
 check_import "$prefix"
-echo "ok: $(cd "$tmp" && PYTHONPATH=$site "$py" -c 'import ipm; print(ipm.library_path)')"
+echo "ok: $(cd "$tmp" && PYTHONPATH=$site "${pyrun[@]}" -c 'import ipm; print(ipm.library_path)')"
 step "the pytest suite against the installed package and tools"
 mkdir -p "$tmp/py" # tests and examples, as laid out in the source tree
 cp -r "$src/python/tests" "$src/python/examples" "$tmp/py/"
 (cd "$tmp" && PYTHONPATH=$site IPM_BIN_DIR=$prefix/bin PYTHONDONTWRITEBYTECODE=1 \
-    quiet "$py" -m pytest -q -p no:cacheprovider -W error "$tmp/py/tests")
+    quiet "${pyrun[@]}" -m pytest -q -p no:cacheprovider -W error "$tmp/py/tests")
 echo "ok: $(tail -n 1 "$tmp/last.log")"
 
 step "mv the prefix: the package still finds libipm.so"
 mv "$prefix" "$tmp/moved"
 check_import "$tmp/moved"
 (cd "$tmp" && PYTHONPATH=$tmp/moved/lib/python3/dist-packages IPM_BIN_DIR=$tmp/moved/bin \
-    PYTHONDONTWRITEBYTECODE=1 quiet "$py" -m pytest -q -p no:cacheprovider -W error \
+    PYTHONDONTWRITEBYTECODE=1 quiet "${pyrun[@]}" -m pytest -q -p no:cacheprovider -W error \
     "$tmp/py/tests/test_interop.py")
 echo "ok: after the move: $(tail -n 1 "$tmp/last.log")"
 
@@ -110,7 +118,7 @@ cp -r "$src/python" "$tmp/pysrc" # pip builds in the source directory
 quiet "$py" -m venv --system-site-packages "$tmp/venv"
 quiet "$tmp/venv/bin/pip" install --no-index --no-build-isolation --disable-pip-version-check "$tmp/pysrc"
 lib=$(find "$tmp/moved" -name 'libipm.so.1' | head -n 1)
-(cd "$tmp" && IPM_LIBRARY=$lib quiet "$tmp/venv/bin/python" -c '
+(cd "$tmp" && IPM_LIBRARY=$lib quiet env "${preload[@]}" "$tmp/venv/bin/python" -c '
 import ipm, os, sys
 assert ipm.__file__.startswith(sys.prefix), ipm.__file__
 with ipm.Receiver("type=ShmReceiver; connection_string=shm://ipm-venv-%d" % os.getpid()) as rx, \
@@ -121,6 +129,6 @@ with ipm.Receiver("type=ShmReceiver; connection_string=shm://ipm-venv-%d" % os.g
 print("venv ok", ipm.__file__)
 ')
 (cd "$tmp" && IPM_LIBRARY=$lib IPM_BIN_DIR=$tmp/moved/bin PYTHONDONTWRITEBYTECODE=1 \
-    quiet "$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider -W error "$tmp/py/tests")
+    quiet env "${preload[@]}" "$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider -W error "$tmp/py/tests")
 echo "ok: pip-installed package passes the suite: $(tail -n 1 "$tmp/last.log")"
 step "PASS"
