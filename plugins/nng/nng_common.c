@@ -98,23 +98,27 @@ static void *closer_main(void *arg)
     return NULL;
 }
 
-static nng_closer *closer_new(nng_socket sock)
+bool ipm__nng_sync_init(pthread_mutex_t *lock, pthread_cond_t *cond)
 {
-    nng_closer *c = calloc(1, sizeof *c);
-    if (c == NULL) return NULL;
     pthread_condattr_t ca;
     bool ok = pthread_condattr_init(&ca) == 0;
     if (ok) {
         ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-             pthread_cond_init(&c->cond, &ca) == 0;
+             pthread_cond_init(cond, &ca) == 0;
         pthread_condattr_destroy(&ca);
     }
-    if (!ok) {
-        free(c);
-        return NULL;
+    if (ok && pthread_mutex_init(lock, NULL) != 0) {
+        pthread_cond_destroy(cond);
+        ok = false;
     }
-    if (pthread_mutex_init(&c->lock, NULL) != 0) {
-        pthread_cond_destroy(&c->cond);
+    return ok;
+}
+
+static nng_closer *closer_new(nng_socket sock)
+{
+    nng_closer *c = calloc(1, sizeof *c);
+    if (c == NULL) return NULL;
+    if (!ipm__nng_sync_init(&c->lock, &c->cond)) {
         free(c);
         return NULL;
     }

@@ -210,6 +210,11 @@ struct ipm_nng {
  * nng refuses. Does not block. */
 ipm_status ipm__nng_create(const char *plugin, ipm_nng_kind kind, void **state);
 
+/* Initialise a mutex and a condition variable on CLOCK_MONOTONIC (for
+ * deadlines from ipm_deadline_timespec). False, with neither left
+ * initialised, if either fails. */
+bool ipm__nng_sync_init(pthread_mutex_t *lock, pthread_cond_t *cond);
+
 /* How long destroy waits for nng_close. libnng 1.5.2 (Debian 12) can block
  * in nng_close for ever when a connection is being torn down under load
  * (seen with sub0 whose queue overflowed: nanomsg/nng#1543, #1813); a

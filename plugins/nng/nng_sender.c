@@ -46,17 +46,7 @@ static ipm_status sender_create(void **state)
     if (st != IPM_OK) return st;
     ipm_nng *z = *state;
     atomic_init(&z->pipes, 0);
-    pthread_condattr_t ca;
-    bool ok = pthread_condattr_init(&ca) == 0;
-    if (ok) {
-        ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-             pthread_cond_init(&z->cond, &ca) == 0;
-        pthread_condattr_destroy(&ca);
-    }
-    if (ok && pthread_mutex_init(&z->lock, NULL) != 0) {
-        pthread_cond_destroy(&z->cond);
-        ok = false;
-    }
+    bool ok = ipm__nng_sync_init(&z->lock, &z->cond);
     z->sync_ok = ok;
     int rv = 0;
     if (ok &&
