@@ -93,6 +93,7 @@ static int destroy_stopped(conf_ctx *c, bool peer_sender)
     double ms = conf_ms_since(t0);
     conf_peer_signal(&peer, SIGKILL);
     conf_peer_finish(&peer, 2000);
+    conf_peer_reclaim(c, &peer);
     if (ms > DESTROY_BOUND_MS)
         return conf_fail(c, "destroying the %s took %.0f ms with its peer stopped",
                          tx ? c->o->sender_type : c->o->receiver_type, ms);
@@ -146,6 +147,7 @@ int conf_check_kill_receiver(conf_ctx *c)
                 CALL_T_MS, ms);
     }
     ipm_sender_destroy(tx);
+    conf_peer_reclaim(c, &peer);
     if (r != CONF_PASS) return r;
     return conf_note(
         c,
@@ -198,6 +200,7 @@ int conf_check_kill_sender(conf_ctx *c)
         }
     }
     ipm_receiver_destroy(rx);
+    conf_peer_reclaim(c, &peer);
     if (r != CONF_PASS) return r;
     return conf_note(c, "%u queued messages, then %s", drained,
                      end == IPM_ECONNECT ? "IPM_ECONNECT (the peer's death reported)"

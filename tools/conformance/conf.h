@@ -220,6 +220,13 @@ void conf_peer_signal(conf_peer *p, int sig);
  * Returns the exit status (as waitpid), or -1 if it had to be killed. */
 int conf_peer_finish(conf_peer *p, int timeout_ms);
 
+/* After a peer that bound was killed (not left to end): its endpoint may
+ * outlive it (a POSIX queue, a shm segment, an ipc socket file) and would
+ * pile up over runs (POSIX queues count against the user's RLIMIT_MSGQUEUE,
+ * shm segments against /dev/shm). Bind the same end there once and destroy
+ * it, which removes it. Best effort: what a transport refuses is left. */
+void conf_peer_reclaim(conf_ctx *c, const conf_peer *p);
+
 /* The peer side: run a with the report fd and the command fd. Used by
  * `--role peer` (fds 3 and 0) and by thread peers. Returns an exit code. */
 int conf_peer_main(conf_ctx *c, const conf_peer_args *a, int in_fd, int out_fd);

@@ -224,6 +224,19 @@ void conf_peer_signal(conf_peer *p, int sig)
     if (p->process && p->pid > 0) kill(p->pid, sig);
 }
 
+void conf_peer_reclaim(conf_ctx *c, const conf_peer *p)
+{
+    if (!p->args.binds || p->endpoint[0] == '\0') return;
+    if (p->args.sender) {
+        ipm_sender *tx = NULL;
+        if (conf_sender_open(c, p->endpoint, &tx, NULL, 0) == IPM_OK) ipm_sender_destroy(tx);
+    } else {
+        ipm_receiver *rx = NULL;
+        if (conf_receiver_open(c, "connection_string", p->endpoint, &rx, NULL, 0) == IPM_OK)
+            ipm_receiver_destroy(rx);
+    }
+}
+
 int conf_peer_finish(conf_peer *p, int timeout_ms)
 {
     if (p->to_fd >= 0) close(p->to_fd);
