@@ -11,7 +11,7 @@
  *  - its send rate holds: the last quarter of the run is not much slower
  *    than the first (numbers printed; the bound is loose, for loaded CI).
  *
- * The subscriber is a forked child that connects, receives one message (so
+ * The subscriber is a process of its own that connects, receives one message (so
  * it is known to be subscribed), then sleeps until killed. Runs for
  * ZmqPublisher/ZmqSubscriber over tcp://, and ShmPublisher/ShmSubscriber
  * when built.
@@ -31,27 +31,25 @@ REL_SMALL_ASAN_QUARANTINE()
 #define MESSAGES 50000 /* 800 MB published */
 #define RSS_BOUND_MIB 96
 
-struct child {
-    char spec[400];
-    int up[2];
-};
-
-static int stalled_subscriber(void *arg)
+/* The subscriber program: argv = {name, spec, fd of the pipe to the
+ * publisher's test}. */
+static int stalled_subscriber(int argc, char **argv)
 {
+    if (argc != 3) return 99;
     rel_child_signals();
-    struct child *c = arg;
+    int up = atoi(argv[2]);
     ipm_receiver *r = NULL;
-    if (ipm_receiver_open(c->spec, &r) != IPM_OK) {
-        rel_pipe_send(c->up[1], ipm_last_error());
+    if (ipm_receiver_open(argv[1], &r) != IPM_OK) {
+        rel_pipe_send(up, ipm_last_error());
         return 1;
     }
     ipm_message m;
     if (ipm_receive(r, &m, 30000) != IPM_OK) {
-        rel_pipe_send(c->up[1], ipm_last_error());
+        rel_pipe_send(up, ipm_last_error());
         return 2;
     }
     ipm_message_release(&m);
-    rel_pipe_send(c->up[1], "stalled");
+    rel_pipe_send(up, "stalled");
     for (;;)
         pause(); /* reads nothing more, until killed */
 }
@@ -67,11 +65,17 @@ static void run(const char *family, const char *endpoint)
     snprintf(spec, sizeof spec, "type=%s; connection_string=%s", pub_type, endpoint);
     ipm_sender *pub;
     IPM_ASSERT_OK(ipm_sender_open(spec, &pub));
-    struct child c;
-    snprintf(c.spec, sizeof c.spec, "type=%s; connection_string=%s; topics=", sub_type,
+    char sub_spec[400], fd[16];
+    snprintf(sub_spec, sizeof sub_spec, "type=%s; connection_string=%s; topics=", sub_type,
              ipm_sender_endpoint(pub));
-    assert_int_equal(pipe(c.up), 0);
-    pid_t pid = ipm_test_fork(stalled_subscriber, &c);
+    int up[2];
+    assert_int_equal(pipe(up), 0);
+    snprintf(fd, sizeof fd, "%d", up[1]);
+    /* A program of its own, not a fork of this process with ZeroMQ's
+     * threads (see ipm_test_fork). */
+    const char *args[] = {sub_spec, fd, NULL};
+    pid_t pid = ipm_test_spawn("subscriber", args);
+    assert_true(pid > 0);
 
     /* Publish until the subscriber has one message (ZeroMQ's slow joiner). */
     unsigned char *buf = calloc(1, MSG_SIZE);
@@ -81,7 +85,7 @@ static void run(const char *family, const char *endpoint)
     double end = ipm_test_now_ms() + 30000;
     while (!stalled && ipm_test_now_ms() < end) {
         IPM_ASSERT_OK(ipm_send(pub, "sync", 4, 1000, "sync"));
-        stalled = rel_pipe_recv(c.up[0], line, sizeof line, 10);
+        stalled = rel_pipe_recv(up[0], line, sizeof line, 10);
     }
     if (!stalled || strcmp(line, "stalled") != 0) {
         kill(pid, SIGKILL);
@@ -112,8 +116,8 @@ static void run(const char *family, const char *endpoint)
     double t_end = ipm_test_now_ms();
     kill(pid, SIGKILL);
     ipm_test_wait(pid, 10000);
-    close(c.up[0]);
-    close(c.up[1]);
+    close(up[0]);
+    close(up[1]);
     free(buf);
     ipm_sender_destroy(pub);
 
@@ -144,8 +148,11 @@ static void test_shm(void **state)
     run("Shm", ep);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    static const ipm_test_child children[] = {{"subscriber", stalled_subscriber},
+                                              {NULL, NULL}};
+    ipm_test_child_dispatch(argc, argv, children);
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zmq_tcp),

@@ -13,20 +13,12 @@
 #include <stdint.h>
 
 /* REL_ASAN_BUILD / REL_TSAN_BUILD: defined when this file is compiled with
- * AddressSanitizer / ThreadSanitizer (gcc or clang). */
-#if defined(__SANITIZE_ADDRESS__)
-#define REL_ASAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+ * AddressSanitizer / ThreadSanitizer (see ipm_test.h). */
+#ifdef IPM_TEST_ASAN_BUILD
 #define REL_ASAN_BUILD 1
 #endif
-#endif
-#if defined(__SANITIZE_THREAD__)
+#ifdef IPM_TEST_TSAN_BUILD
 #define REL_TSAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define REL_TSAN_BUILD 1
-#endif
 #endif
 
 /* For a test that bounds memory growth: under ASan, a 16 MB quarantine

@@ -55,37 +55,42 @@ static ipm_receiver *curve_receiver(const char *type, const char *secret)
     return r;
 }
 
-typedef struct client_args {
-    const char *endpoint;
-    const char *extra; /* CURVE keys, or "" for none */
-    int timeout_ms;
-    int want; /* the ipm_status the send must give */
-} client_args;
-
-static int client_main(void *arg)
+/* A client program: argv = {name, endpoint, extra (CURVE keys, or "" for
+ * none), timeout_ms, want (the ipm_status the send must give)}. Exits 0 when
+ * the send gave want, 10 + the status otherwise. */
+static int client_main(int argc, char **argv)
 {
-    const client_args *a = arg;
+    if (argc != 5) return 99;
+    const char *endpoint = argv[1], *extra = argv[2];
+    int timeout_ms = atoi(argv[3]), want = atoi(argv[4]);
     ipm_sender *s = NULL;
     if (ipm_sender_create("ZmqSender", &s) != IPM_OK) return 100;
     char spec[600];
-    snprintf(spec, sizeof spec, "connection_string=%s%s%s", a->endpoint,
-             a->extra[0] ? "; " : "", a->extra);
+    snprintf(spec, sizeof spec, "connection_string=%s%s%s", endpoint, extra[0] ? "; " : "",
+             extra);
     ipm_params *p = NULL;
     if (ipm_params_parse(spec, &p) != IPM_OK || ipm_sender_connect(s, p) != IPM_OK) {
         fprintf(stderr, "client: %s\n", ipm_last_error());
         return 101;
     }
     ipm_params_free(p);
-    ipm_status st = ipm_send(s, "secret", 6, a->timeout_ms, "curve");
+    ipm_status st = ipm_send(s, "secret", 6, timeout_ms, "curve");
     ipm_sender_destroy(s);
-    return (int)st == a->want ? 0 : 10 + (int)st;
+    return (int)st == want ? 0 : 10 + (int)st;
 }
 
+/* Clients are programs of their own (ipm_test_spawn), as a user's are; a
+ * fork of this process, which has ZeroMQ's threads, could deadlock under
+ * AddressSanitizer (see ipm_test_fork). */
 static void run_client(const char *endpoint, const char *extra, int timeout_ms,
                        ipm_status want)
 {
-    client_args a = {endpoint, extra, timeout_ms, (int)want};
-    pid_t pid = ipm_test_fork(client_main, &a);
+    char timeout[16], status[16];
+    snprintf(timeout, sizeof timeout, "%d", timeout_ms);
+    snprintf(status, sizeof status, "%d", (int)want);
+    const char *args[] = {endpoint, extra, timeout, status, NULL};
+    pid_t pid = ipm_test_spawn("client", args);
+    assert_true(pid > 0);
     int rc = ipm_test_wait(pid, 20000);
     if (rc != 0)
         fail_msg("client with '%s': exit %d (want %s; 10 + status otherwise)", extra, rc,
@@ -211,8 +216,10 @@ static void test_bad_keys(void **state)
     IPM_ASSERT_ERR(ipm_sender_open(spec, &s), IPM_ECONFIG, "curve_server_public_key");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    static const ipm_test_child children[] = {{"client", client_main}, {NULL, NULL}};
+    ipm_test_child_dispatch(argc, argv, children);
     if (!zmq_has("curve")) {
         printf("SKIP: this libzmq has no CURVE\n");
         return 77;

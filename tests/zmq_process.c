@@ -297,9 +297,11 @@ static int late_sender_child(void *arg)
 static void test_fork_with_live_context(void **state)
 {
     (void)state;
-#if defined(__SANITIZE_THREAD__)
+#if defined(IPM_TEST_TSAN_BUILD) || defined(IPM_TEST_ASAN_BUILD)
     /* TSan cannot run a child that starts threads after a multi-threaded
-     * fork, which is exactly what this test does. */
+     * fork, which is exactly what this test does; under GCC 12's ASan such
+     * a child can deadlock in the sanitizer's allocator (see ipm_test_fork).
+     * The plain run checks it. */
     skip();
 #endif
     /* The parent's context (and its I/O threads) exists before the fork;

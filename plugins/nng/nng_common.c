@@ -65,6 +65,20 @@ ipm_status ipm__nng_create(const char *plugin, ipm_nng_kind kind, void **state)
     return IPM_OK;
 }
 
+/* Objects whose nng_close was given up on. nng may still write into them,
+ * so they are kept for the life of the process; holding them here says so
+ * (to a reader and to LeakSanitizer) instead of dropping the last pointer. */
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static ipm_nng *abandoned;
+
+static void keep_abandoned(ipm_nng *z)
+{
+    pthread_mutex_lock(&abandoned_lock);
+    z->next_abandoned = abandoned;
+    abandoned = z;
+    pthread_mutex_unlock(&abandoned_lock);
+}
+
 /* State shared by ipm__nng_close and its helper thread; the last of the
  * two to let go frees it. */
 typedef struct nng_closer {
@@ -159,6 +173,7 @@ bool ipm__nng_close(ipm_nng *z)
     closer_unref(c);
     if (!done) {
         z->abandoned = true;
+        keep_abandoned(z);
         ipm_log(IPM_LOG_WARN,
                 "%s: nng_close did not return within %d ms (a libnng 1.5 deadlock); "
                 "the socket is left open and its memory kept, so that destroy returns",

@@ -203,6 +203,7 @@ struct ipm_nng {
     int sendfd;       /* NNG_OPT_SENDFD: readable when push0 is idle */
     int linger_ms;
     bool abandoned; /* nng_close did not return in time (ipm__nng_close) */
+    struct ipm_nng *next_abandoned; /* the list of kept objects (nng_common.c) */
 };
 
 /* Allocate an ipm_nng with an open socket of kind (after ipm__nng_enter).

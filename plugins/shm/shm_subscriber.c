@@ -12,7 +12,7 @@
  *
  * Status when nothing is received: IPM_ETIMEDOUT normally; IPM_ECONNECT once,
  * at once, when a publisher is found dead or closed (after every message it
- * left was read), and then at each deadline while it has no successor.
+ * left was read); while it has no successor, IPM_ETIMEDOUT saying so.
  * Sleeping happens in the kernel (futex on the ring, futex_waitv for several
  * rings, poll on the watch) in slices of at most 100 ms, after which owner
  * liveness is checked; that bounds how long a crash goes unnoticed.
@@ -384,10 +384,13 @@ static ipm_status sub_receive(void *state, ipm_message *msg, int timeout_ms)
         r = take(s, msg);
         if (r != 0) return r > 0 ? IPM_OK : IPM_ESYS;
         if (deadline >= 0 && ipm_now_ns() >= deadline) {
+            /* A timeout, not IPM_ECONNECT: the loss was reported once, and
+             * the core waits in slices, so a deadline here may be a slice's
+             * (an IPM_ECONNECT per slice would end an IPM_BLOCK wait). */
             for (int i = 0; i < s->nlinks; i++)
                 if (s->links[i]->was_attached)
                     return ipm_set_error(
-                        IPM_ECONNECT,
+                        IPM_ETIMEDOUT,
                         "ShmSubscriber shm://%s: no message within %d ms; "
                         "its ShmPublisher is gone and no new one has "
                         "started",

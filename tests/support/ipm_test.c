@@ -3,9 +3,12 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,13 +28,73 @@ double ipm_test_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Be killed when the process `parent` dies (it may have died already). */
+static void die_with_parent(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(126);
+}
+
 pid_t ipm_test_fork(int (*fn)(void *arg), void *arg)
 {
     fflush(stdout);
     fflush(stderr);
+#ifdef IPM_TEST_ASAN_BUILD
+    /* Narrow the window of the allocator hazard in ipm_test.h: let threads
+     * the test just started (a bind's I/O, a handshake) go idle first. */
+    struct timespec settle = {0, 50 * 1000 * 1000};
+    nanosleep(&settle, NULL);
+#endif
+    pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid == 0)
+    if (pid == 0) {
+        die_with_parent(parent);
         _exit(fn(arg) & 0xff);
+    }
+    return pid;
+}
+
+/* The first argument that marks a spawned child; the child's name follows. */
+#define CHILD_FLAG "--ipm-test-child"
+/* The parent's pid, in the environment of a spawned child. */
+#define PARENT_ENV "IPM_TEST_PARENT"
+
+void ipm_test_child_dispatch(int argc, char **argv, const ipm_test_child *children)
+{
+    if (argc < 3 || strcmp(argv[1], CHILD_FLAG) != 0) return;
+    const char *parent = getenv(PARENT_ENV);
+    if (parent != NULL) die_with_parent((pid_t)atol(parent));
+    for (const ipm_test_child *c = children; c->name != NULL; c++)
+        if (strcmp(c->name, argv[2]) == 0) exit(c->main(argc - 2, argv + 2) & 0xff);
+    fprintf(stderr, "%s: no child named '%s'\n", argv[0], argv[2]);
+    exit(127);
+}
+
+pid_t ipm_test_spawn(const char *name, const char *const *args)
+{
+    size_t n = 0;
+    while (args != NULL && args[n] != NULL)
+        n++;
+    char **argv = calloc(n + 4, sizeof *argv);
+    if (argv == NULL) return -1;
+    argv[0] = (char *)"ipm-test-child";
+    argv[1] = (char *)CHILD_FLAG;
+    argv[2] = (char *)name;
+    for (size_t i = 0; i < n; i++)
+        argv[3 + i] = (char *)args[i];
+    char pidbuf[32];
+    snprintf(pidbuf, sizeof pidbuf, "%d", (int)getpid());
+    setenv(PARENT_ENV, pidbuf, 1);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid;
+    extern char **environ;
+    int rc = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
+    free(argv);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
     return pid;
 }
 
