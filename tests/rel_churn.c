@@ -47,7 +47,7 @@ static bool soak;
 
 static long heap_kib(void)
 {
-#if defined(__GLIBC__) && !defined(REL_ASAN_BUILD)
+#if defined(__GLIBC__) && !defined(IPM_TEST_ASAN_BUILD)
     struct mallinfo2 mi = mallinfo2();
     return (long)((mi.uordblks + mi.hblkhd) / 1024);
 #else

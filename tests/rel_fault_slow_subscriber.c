@@ -11,8 +11,8 @@
  *  - its send rate holds: the last quarter of the run is not much slower
  *    than the first (numbers printed; the bound is loose, for loaded CI).
  *
- * The subscriber is a process of its own that connects, receives one message (so
- * it is known to be subscribed), then sleeps until killed. Runs for
+ * The subscriber is a process of its own that connects, receives one
+ * message (so it is known to be subscribed), then sleeps until killed. Runs for
  * ZmqPublisher/ZmqSubscriber over tcp://, and ShmPublisher/ShmSubscriber
  * when built.
  */

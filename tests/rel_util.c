@@ -15,7 +15,7 @@
 
 bool rel_under_asan(void)
 {
-#ifdef REL_ASAN_BUILD
+#ifdef IPM_TEST_ASAN_BUILD
     return true;
 #else
     return false;
@@ -24,7 +24,7 @@ bool rel_under_asan(void)
 
 bool rel_under_tsan(void)
 {
-#ifdef REL_TSAN_BUILD
+#ifdef IPM_TEST_TSAN_BUILD
     return true;
 #else
     return false;

@@ -12,20 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* REL_ASAN_BUILD / REL_TSAN_BUILD: defined when this file is compiled with
- * AddressSanitizer / ThreadSanitizer (see ipm_test.h). */
-#ifdef IPM_TEST_ASAN_BUILD
-#define REL_ASAN_BUILD 1
-#endif
-#ifdef IPM_TEST_TSAN_BUILD
-#define REL_TSAN_BUILD 1
-#endif
-
 /* For a test that bounds memory growth: under ASan, a 16 MB quarantine
  * instead of 256 MB, so that freed memory ASan holds back does not look like
  * growth (ASAN_OPTIONS from the environment still override it). Use once,
  * at file scope, in the test's own source; elsewhere it expands to nothing. */
-#ifdef REL_ASAN_BUILD
+#ifdef IPM_TEST_ASAN_BUILD
 #define REL_SMALL_ASAN_QUARANTINE()                                                      \
     const char *__asan_default_options(void);                                            \
     const char *__asan_default_options(void)                                             \

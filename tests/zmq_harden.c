@@ -20,7 +20,6 @@
  * IPv6 (item 8): tcp://[::1] binds and carries messages for both patterns.
  */
 #define _GNU_SOURCE
-#include "rel_util.h" /* REL_ASAN_BUILD / REL_TSAN_BUILD only */
 #include "zmq_util.h"
 
 #include <errno.h>
@@ -428,7 +427,7 @@ static int thread_limit_child(void *arg)
 static void test_thread_limit_is_a_status(void **state)
 {
     (void)state;
-#if defined(REL_ASAN_BUILD) || defined(REL_TSAN_BUILD)
+#if defined(IPM_TEST_ASAN_BUILD) || defined(IPM_TEST_TSAN_BUILD)
     printf("[ harden   ] a sanitizer's own mappings need more address space than the "
            "cap leaves\n");
     skip();

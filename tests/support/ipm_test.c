@@ -54,19 +54,17 @@ pid_t ipm_test_fork(int (*fn)(void *arg), void *arg)
     return pid;
 }
 
-/* The first argument that marks a spawned child; the child's name follows. */
+/* A spawned child's command line: {program, CHILD_FLAG, parent's pid,
+ * child's name, its arguments...}. */
 #define CHILD_FLAG "--ipm-test-child"
-/* The parent's pid, in the environment of a spawned child. */
-#define PARENT_ENV "IPM_TEST_PARENT"
 
 void ipm_test_child_dispatch(int argc, char **argv, const ipm_test_child *children)
 {
-    if (argc < 3 || strcmp(argv[1], CHILD_FLAG) != 0) return;
-    const char *parent = getenv(PARENT_ENV);
-    if (parent != NULL) die_with_parent((pid_t)atol(parent));
+    if (argc < 4 || strcmp(argv[1], CHILD_FLAG) != 0) return;
+    die_with_parent((pid_t)atol(argv[2]));
     for (const ipm_test_child *c = children; c->name != NULL; c++)
-        if (strcmp(c->name, argv[2]) == 0) exit(c->main(argc - 2, argv + 2) & 0xff);
-    fprintf(stderr, "%s: no child named '%s'\n", argv[0], argv[2]);
+        if (strcmp(c->name, argv[3]) == 0) exit(c->main(argc - 3, argv + 3) & 0xff);
+    fprintf(stderr, "%s: no child named '%s'\n", argv[0], argv[3]);
     exit(127);
 }
 
@@ -75,16 +73,16 @@ pid_t ipm_test_spawn(const char *name, const char *const *args)
     size_t n = 0;
     while (args != NULL && args[n] != NULL)
         n++;
-    char **argv = calloc(n + 4, sizeof *argv);
+    char **argv = calloc(n + 5, sizeof *argv);
     if (argv == NULL) return -1;
+    char parent[32];
+    snprintf(parent, sizeof parent, "%d", (int)getpid());
     argv[0] = (char *)"ipm-test-child";
     argv[1] = (char *)CHILD_FLAG;
-    argv[2] = (char *)name;
+    argv[2] = parent;
+    argv[3] = (char *)name;
     for (size_t i = 0; i < n; i++)
-        argv[3 + i] = (char *)args[i];
-    char pidbuf[32];
-    snprintf(pidbuf, sizeof pidbuf, "%d", (int)getpid());
-    setenv(PARENT_ENV, pidbuf, 1);
+        argv[4 + i] = (char *)args[i];
     fflush(stdout);
     fflush(stderr);
     pid_t pid;

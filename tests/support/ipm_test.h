@@ -86,7 +86,8 @@ void ipm_test_child_dispatch(int argc, char **argv, const ipm_test_child *childr
 /* Start this test program again (/proc/self/exe) as child `name` with the
  * arguments args (NULL-terminated, may be NULL): a process of its own that
  * shares no state with this one but its environment and the file
- * descriptors not marked close-on-exec. It is killed when this process
+ * descriptors not marked close-on-exec (this process's pid goes on its
+ * command line, for ipm_test_child_dispatch). It is killed when this process
  * dies. Returns its pid, or -1 (errno set). */
 pid_t ipm_test_spawn(const char *name, const char *const *args);
 
