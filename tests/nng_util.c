@@ -2,6 +2,8 @@
 #include "nng_util.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -149,8 +151,40 @@ long long nt_now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* nng_fini on a thread of its own, so that nt_finish can stop waiting. */
+static pthread_mutex_t fini_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fini_cond = PTHREAD_COND_INITIALIZER;
+static bool fini_done;
+
+static void *fini_main(void *arg)
+{
+    (void)arg;
+    nng_fini();
+    pthread_mutex_lock(&fini_lock);
+    fini_done = true;
+    pthread_cond_signal(&fini_cond);
+    pthread_mutex_unlock(&fini_lock);
+    return NULL;
+}
+
 int nt_finish(int rc)
 {
-    nng_fini();
+    pthread_t t;
+    if (pthread_create(&t, NULL, fini_main, NULL) != 0) return rc;
+    pthread_detach(t);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += NT_FINI_BOUND_S;
+    pthread_mutex_lock(&fini_lock);
+    int w = 0;
+    while (!fini_done && w != ETIMEDOUT)
+        w = pthread_cond_timedwait(&fini_cond, &fini_lock, &until);
+    bool done = fini_done;
+    pthread_mutex_unlock(&fini_lock);
+    if (!done)
+        printf("[ nng      ] nng_fini did not return within %d s: a socket whose nng_close "
+               "deadlocked in libnng 1.5 was abandoned by the plugin (see "
+               "ipm__nng_close); exiting without it\n",
+               NT_FINI_BOUND_S);
     return rc;
 }

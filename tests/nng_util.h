@@ -48,7 +48,16 @@ long long nt_now_ns(void);
  * checkers: its reaper frees closed sockets and connections in the
  * background, and without it LeakSanitizer may catch them at exit), then
  * rc. Only here: the library never calls nng_fini, which would break other
- * nng users in the process. */
+ * nng users in the process.
+ *
+ * nng_fini waits for every socket to finish closing, so it never returns
+ * when the plugin abandoned a socket whose nng_close deadlocked inside
+ * libnng 1.5 (ipm__nng_close; seen once in 80 runs of nng_interop under
+ * load). It therefore runs on a thread of its own and is given
+ * NT_FINI_BOUND_S seconds; after that nt_finish says so on stdout and
+ * returns rc, and the exit ends that thread. The test's verdict stands:
+ * every assertion had run before. */
+#define NT_FINI_BOUND_S 10
 int nt_finish(int rc);
 
 #endif
