@@ -55,6 +55,18 @@
  * of waiting out the acknowledgement wait or a consumer stuck at its
  * limit of unacknowledged messages. */
 #define STALL_MS 1500
+/* libnats 3.4.1 (Debian 12) writes past its own batch array in a fetch
+ * that finds some, but fewer than a batch, of messages already waiting in
+ * the subscription: it lowers the batch by what it found, then counts on
+ * against the lowered figure until its timeout (nats-io/nats.c#749, fixed
+ * in 3.10.0; seen here as heap corruption in its garbage collector, and by
+ * ASan as an overflow of the array). Messages wait there only when a pull
+ * request outlived the fetch that sent it: a fetch that came back short of
+ * its batch, whose request the server may still answer for a moment. So
+ * while anything waits, and for LATE_GRACE_MS after a short fetch, the
+ * receiver fetches one message at a time, where that cannot happen (it
+ * finds none or all of a batch of one). */
+#define LATE_GRACE_MS 3000
 
 typedef struct nats_receiver {
     ipm_nats_js j;
@@ -66,6 +78,7 @@ typedef struct nats_receiver {
     bool resync; /* accept the next message whatever its sequence */
     int failures;
     int64_t active_ns; /* last delivery, reset or stall check */
+    int64_t late_until_ns; /* a short fetch's request may still deliver */
     /* destroy from another thread while a receive waits: it sets closing,
      * closes the connection (which ends the fetch) and waits until busy is
      * 0, so the receive never touches freed state. */
@@ -224,22 +237,38 @@ static const char *receiver_endpoint(const void *state)
     return r->j.nc ? r->j.endpoint : NULL;
 }
 
+/* The batch for the next fetch: FETCH_BATCH, or 1 where libnats 3.4.1
+ * could overflow a larger one (LATE_GRACE_MS). */
+static int batch_size(const nats_receiver *r)
+{
+    int pending = 0;
+    if (ipm_now_ns() < r->late_until_ns ||
+        natsSubscription_GetPending(r->sub, &pending, NULL) != NATS_OK || pending > 0)
+        return 1;
+    return FETCH_BATCH;
+}
+
 /* Fetch into r->batch, waiting up to wait_ms (0: what is there now). */
 static natsStatus fetch(nats_receiver *r, int wait_ms)
 {
     drop_batch(r);
+    int batch = batch_size(r);
     jsErrCode jerr = 0;
-    (void)jerr;
+    natsStatus s;
     if (wait_ms == 0) {
         jsFetchRequest fr;
         jsFetchRequest_Init(&fr);
-        fr.Batch = FETCH_BATCH;
+        fr.Batch = batch;
         fr.NoWait = true;
         /* The client still needs a bound for the server's answer. */
         fr.Expires = 1000LL * 1000000;
-        return natsSubscription_FetchRequest(&r->batch, r->sub, &fr);
+        s = natsSubscription_FetchRequest(&r->batch, r->sub, &fr);
+    } else {
+        s = natsSubscription_Fetch(&r->batch, r->sub, batch, wait_ms, &jerr);
     }
-    return natsSubscription_Fetch(&r->batch, r->sub, FETCH_BATCH, wait_ms, &jerr);
+    if (r->batch.Count < batch)
+        r->late_until_ns = ipm_now_ns() + (int64_t)LATE_GRACE_MS * 1000000;
+    return s;
 }
 
 static ipm_status deliver(nats_receiver *r, natsMsg *m, ipm_message *msg)

@@ -43,7 +43,15 @@ static int stream_lossless(conf_ctx *c, conf_peer *peer, ipm_receiver *rx, uint6
 {
     for (uint64_t i = 0; i < n; i++) {
         conf_seq s;
-        if (take(c, rx, 10000, i, &s) != CONF_PASS) return CONF_FAIL;
+        if (take(c, rx, 10000, i, &s) != CONF_PASS) {
+            /* Say whether the sender thinks it sent everything (a loss)
+             * or is itself stuck or failing (a stall). */
+            char why[sizeof c->why];
+            snprintf(why, sizeof why, "%s", c->why);
+            bool said = conf_peer_read(peer, 12000);
+            return conf_fail(c, "%s; the sending peer: %s", why,
+                             said ? peer->line : "reported nothing within 12 s more");
+        }
         if (s.id != 1 || s.seq != i)
             return conf_fail(c, "message %llu was sender %llu's #%llu (%s)",
                              (unsigned long long)i, (unsigned long long)s.id,
