@@ -210,6 +210,15 @@ static natsStatus set_options(natsOptions *o, const char *plugin, const ipm_para
     natsOptions_SetPingInterval(o, IPM_NATS_PING_INTERVAL_MS);
     natsOptions_SetMaxPingsOut(o, IPM_NATS_MAX_PINGS_OUT);
     natsOptions_SetName(o, plugin);
+    /* Asynchronous subscriptions (NatsSubscriber has one per covering
+     * prefix) are served by cnats' shared delivery thread instead of one
+     * thread each, so that messages keep their arrival order across
+     * subscriptions: one publisher's "a" then "b" arrive as "a", "b" (the
+     * conformance unsubscribe check saw them swapped under load). The pool
+     * has one thread unless the application enlarges it with
+     * nats_SetMessageDeliveryPoolSize (docs/nats.md). */
+    if ((s = natsOptions_UseGlobalMessageDelivery(o, true)) != NATS_OK)
+        return (*what = "use the shared delivery thread"), s;
     /* 1 byte: nothing fits, a publish while reconnecting fails at once. */
     if (flags & IPM_NATS_NO_RECONNECT_BUFFER) natsOptions_SetReconnectBufSize(o, 1);
     if (err_cb != NULL) natsOptions_SetErrorHandler(o, err_cb, closure);

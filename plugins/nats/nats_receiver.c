@@ -76,6 +76,10 @@ typedef struct nats_receiver {
     int next; /* index of the next message of batch */
     uint64_t last;
     bool resync; /* accept the next message whatever its sequence */
+    /* The next reset_consumer deletes the consumer first. Cleared once the
+     * delete is done, so that retrying a creation that timed out never
+     * deletes a consumer still being created (see reset_consumer). */
+    bool delete_first;
     int failures;
     int64_t active_ns; /* last delivery, reset or stall check */
     int64_t late_until_ns; /* a short fetch's request may still deliver */
@@ -130,8 +134,17 @@ static void drop_batch(nats_receiver *r)
     r->next = 0;
 }
 
-/* Delete the durable consumer (if any) and create it again from the oldest
- * unacknowledged message, then bind a pull subscription to it. */
+/* Bind a pull subscription to the durable consumer, first deleting it if
+ * delete_first is set (a restart: it begins again at the oldest
+ * unacknowledged message) and then creating it.
+ *
+ * A creation that timed out is retried without deleting again: in a
+ * cluster that has just lost a server, a new consumer's group may take
+ * longer to elect its leader than the API wait (nats-server 2.9's
+ * elections take 4-9 s), and deleting it on every retry started that
+ * election over for as long as a receive waited (nats_cluster failed one
+ * run in four). Creating a durable that exists with this configuration
+ * returns it, so the retry binds the consumer once it is ready. */
 static ipm_status reset_consumer(nats_receiver *r)
 {
     drop_batch(r);
@@ -143,10 +156,14 @@ static ipm_status reset_consumer(nats_receiver *r)
     jsOptions_Init(&jo);
     jo.Wait = r->j.api_wait_ms;
     jsErrCode jerr = 0;
-    natsStatus s = js_DeleteConsumer(r->j.js, r->j.stream, r->durable, &jo, &jerr);
-    if (s != NATS_OK && s != NATS_NOT_FOUND)
-        return ipm__nats_error(IPM_ECONNECT, "NatsReceiver", r->j.endpoint,
-                               "delete the old consumer", s);
+    natsStatus s;
+    if (r->delete_first) {
+        s = js_DeleteConsumer(r->j.js, r->j.stream, r->durable, &jo, &jerr);
+        if (s != NATS_OK && s != NATS_NOT_FOUND)
+            return ipm__nats_error(IPM_ECONNECT, "NatsReceiver", r->j.endpoint,
+                                   "delete the old consumer", s);
+        r->delete_first = false;
+    }
     jsConsumerConfig cc;
     jsConsumerConfig_Init(&cc);
     cc.Durable = r->durable;
@@ -158,7 +175,7 @@ static ipm_status reset_consumer(nats_receiver *r)
     jerr = 0;
     s = js_AddConsumer(&ci, r->j.js, r->j.stream, &cc, &jo, &jerr);
     jsConsumerInfo_Destroy(ci);
-    if (s != NATS_OK) {
+    if (s != NATS_OK && jerr != JSConsumerNameExistErr) {
         char what[160];
         snprintf(what, sizeof what, "create consumer '%s' (JetStream error %d)",
                  r->durable, (int)jerr);
@@ -176,6 +193,13 @@ static ipm_status reset_consumer(nats_receiver *r)
     r->failures = 0;
     r->active_ns = ipm_now_ns();
     return IPM_OK;
+}
+
+/* Start the consumer again at the oldest unacknowledged message. */
+static ipm_status restart_consumer(nats_receiver *r)
+{
+    r->delete_first = true;
+    return reset_consumer(r);
 }
 
 /* Called after a fetch that brought nothing: restart the consumer if it
@@ -201,7 +225,7 @@ static void check_stall(nats_receiver *r)
                 (long long)ci->NumAckPending, (long long)ci->NumWaiting,
                 stuck ? ": restarting it" : "");
     jsConsumerInfo_Destroy(ci);
-    if (stuck && s == NATS_OK) reset_consumer(r);
+    if (stuck && s == NATS_OK) restart_consumer(r);
 }
 
 /* The check op: the values given, without connecting. */
@@ -222,7 +246,7 @@ static ipm_status receiver_connect(void *state, const ipm_params *p)
              ipm_params_get_str(p, "durable", IPM_NATS_DEFAULT_DURABLE));
     st = ipm__nats_js_open(&r->j, "NatsReceiver", p, NULL, NULL);
     if (st != IPM_OK) return st;
-    st = reset_consumer(r);
+    st = restart_consumer(r);
     if (st != IPM_OK) {
         if (r->sub) natsSubscription_Destroy(r->sub);
         r->sub = NULL;
@@ -321,7 +345,7 @@ static ipm_status receive_inner(nats_receiver *r, ipm_message *msg, int timeout_
                         r->j.endpoint, (unsigned long long)seq,
                         (unsigned long long)r->last);
                 natsMsg_Destroy(m);
-                ipm_status st = reset_consumer(r);
+                ipm_status st = restart_consumer(r);
                 if (st != IPM_OK && !ipm__nats_js_backoff(deadline, RETRY_PAUSE_MS))
                     return st;
                 break;
@@ -361,6 +385,7 @@ static ipm_status receive_inner(nats_receiver *r, ipm_message *msg, int timeout_
         if (++r->failures >= RESET_AFTER_FAILURES) {
             if (r->sub) natsSubscription_Destroy(r->sub);
             r->sub = NULL;
+            r->delete_first = true;
         }
         if (!ipm__nats_js_backoff(deadline, RETRY_PAUSE_MS) && timeout_ms != 0)
             return ipm_set_error(IPM_ETIMEDOUT,
