@@ -89,7 +89,7 @@ static ipm_status js_fail(ipm_nats_js *j, ipm_status st, const char *what, natsS
                              j->plugin, j->endpoint, what, natsStatus_GetText(s));
     if (jerr == JS_ERR_INSUFFICIENT_RESOURCES || jerr == JS_ERR_REPLICAS_NOT_SUPPORTED)
         st = IPM_ECONFIG;
-    char w[160];
+    char w[240];
     snprintf(w, sizeof w, "%s (JetStream error %d)", what, (int)jerr);
     return ipm__nats_error(st, j->plugin, j->endpoint, w, s);
 }
