@@ -2,8 +2,8 @@
  * NatsPublisher / NatsSubscriber against a real nats-server: topics match by
  * byte prefix ("" = all, overlapping prefixes deliver once), the subjects on
  * the wire are the documented ones (a stock cnats client sees and sends
- * them), a slow subscriber's losses are counted, an absent server is a
- * clear status.
+ * them), a slow subscriber's losses are counted, either way of writing
+ * (key send_asap) delivers, an absent server is a clear status.
  */
 #define _GNU_SOURCE
 #include "nats_util.h"
@@ -41,14 +41,20 @@ static ipm_receiver *open_sub(const char *subject, const char *extra)
     return r;
 }
 
-static ipm_sender *open_pub(const char *subject)
+static ipm_sender *open_pub_with(const char *subject, const char *extra)
 {
     char ep[200], spec[400];
     nt_endpoint1(ep, sizeof ep, &srv, subject);
-    snprintf(spec, sizeof spec, "type=NatsPublisher; connection_string=%s", ep);
+    snprintf(spec, sizeof spec, "type=NatsPublisher; connection_string=%s%s%s", ep,
+             extra ? "; " : "", extra ? extra : "");
     ipm_sender *s = NULL;
     IPM_ASSERT_OK(ipm_sender_open(spec, &s));
     return s;
+}
+
+static ipm_sender *open_pub(const char *subject)
+{
+    return open_pub_with(subject, NULL);
 }
 
 /* Receive every message that arrives within quiet_ms of the last one into
@@ -192,6 +198,40 @@ static void test_slow_subscriber_counts_drops(void **state)
     ipm_receiver_destroy(sub);
 }
 
+/* send_asap = true (the default: each message written at once) and false
+ * (cnats' buffering, flushed by its own thread) both deliver everything in
+ * order; a value that is not a boolean is a configuration error naming the
+ * key. */
+static void test_send_asap_key(void **state)
+{
+    (void)state;
+    static const char *const modes[] = {"send_asap=true", "send_asap=false"};
+    for (size_t i = 0; i < 2; i++) {
+        ipm_receiver *r = open_sub("asap", NULL);
+        IPM_ASSERT_OK(ipm_subscribe(r, ""));
+        ipm_sender *s = open_pub_with("asap", modes[i]);
+        char want[400] = "", body[8];
+        for (int k = 0; k < 20; k++) {
+            snprintf(body, sizeof body, "m%d", k);
+            IPM_ASSERT_OK(ipm_send(s, body, strlen(body), 1000, "t"));
+            size_t used = strlen(want);
+            snprintf(want + used, sizeof want - used, "%st=%s", k ? "|" : "", body);
+        }
+        char got[400];
+        assert_int_equal(collect(r, got, sizeof got, 2000), 20);
+        assert_string_equal(got, want);
+        ipm_sender_destroy(s);
+        ipm_receiver_destroy(r);
+    }
+    char ep[200], spec[400];
+    nt_endpoint1(ep, sizeof ep, &srv, "asap");
+    snprintf(spec, sizeof spec, "type=NatsPublisher; connection_string=%s; send_asap=maybe",
+             ep);
+    ipm_sender *s = NULL;
+    IPM_ASSERT_ERR(ipm_sender_open(spec, &s), IPM_ECONFIG, "send_asap");
+    assert_null(s);
+}
+
 static void test_absent_server(void **state)
 {
     (void)state;
@@ -226,6 +266,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_prefix),
         cmocka_unit_test(test_wire_form),
         cmocka_unit_test(test_slow_subscriber_counts_drops),
+        cmocka_unit_test(test_send_asap_key),
         cmocka_unit_test(test_absent_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

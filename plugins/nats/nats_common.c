@@ -222,6 +222,8 @@ static natsStatus set_options(natsOptions *o, const char *plugin, const ipm_para
     /* 1 byte: nothing fits, a publish while reconnecting fails at once. */
     if (flags & IPM_NATS_NO_RECONNECT_BUFFER) natsOptions_SetReconnectBufSize(o, 1);
     if (err_cb != NULL) natsOptions_SetErrorHandler(o, err_cb, closure);
+    if ((flags & IPM_NATS_SEND_AT_ONCE) && (s = natsOptions_SetSendAsap(o, true)) != NATS_OK)
+        return (*what = "send each message at once"), s;
 
     const char *user = ipm_params_get(p, "user");
     if (user != NULL &&

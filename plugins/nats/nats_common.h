@@ -94,6 +94,13 @@ ipm_status ipm__nats_connect(const char *plugin, const ipm_params *p,
  * reconnect, so that a JetStream send that timed out could still be stored
  * later, behind the caller's back). */
 #define IPM_NATS_NO_RECONNECT_BUFFER 1u
+/* flags of ipm__nats_connect: write each publish to the socket at once
+ * (natsOptions_SetSendAsap). cnats otherwise buffers it and its flusher
+ * thread sleeps 1 ms before writing, to gather more: that adds about 1 ms
+ * to every message of a pub/sub pair, and caps a JetStream sender, which
+ * waits for each acknowledgement, at about 1000 messages/s (measured with
+ * ipm-bench on loopback, docs/nats.md). */
+#define IPM_NATS_SEND_AT_ONCE 2u
 
 /* Set an error "<plugin> <endpoint>: cannot <what>: <cnats text>" with
  * status st and return st. */

@@ -32,9 +32,21 @@ static ipm_status pub_create(void **state)
     return IPM_OK;
 }
 
+/* Key send_asap (default true): each message is written at once, as the
+ * other families send. false gives cnats' buffering: its flusher waits 1 ms
+ * to gather more messages per write, which adds about 1 ms to each message
+ * (measured 990 against 104 us one-way at 64 B) for a throughput gain that
+ * ipm-bench on loopback does not show above its noise. */
+static ipm_status pub_send_asap(const ipm_params *p, bool *out)
+{
+    return ipm_params_get_bool(p, "send_asap", true, out);
+}
+
 static ipm_status pub_check(const ipm_params *p)
 {
-    return ipm__nats_check_common("NatsPublisher", p, false);
+    ipm_status st = ipm__nats_check_common("NatsPublisher", p, false);
+    bool asap;
+    return st != IPM_OK ? st : pub_send_asap(p, &asap);
 }
 
 static ipm_status pub_connect(void *state, const ipm_params *params)
@@ -44,6 +56,8 @@ static ipm_status pub_connect(void *state, const ipm_params *params)
         return ipm_set_error(IPM_ENOTSUP, "NatsPublisher: already connected to '%s'",
                              p->endpoint);
     ipm_status st = ipm__nats_check_common("NatsPublisher", params, true);
+    bool asap = true;
+    if (st == IPM_OK) st = pub_send_asap(params, &asap);
     if (st != IPM_OK) return st;
     const char *cs = ipm_params_get(params, "connection_string");
     st = ipm__nats_endpoint_parse("NatsPublisher", cs, &p->ep);
@@ -52,7 +66,8 @@ static ipm_status pub_connect(void *state, const ipm_params *params)
     if (p->endpoint == NULL)
         st = ipm_set_error(IPM_ENOMEM, "NatsPublisher: out of memory");
     if (st == IPM_OK)
-        st = ipm__nats_connect("NatsPublisher", params, &p->ep, NULL, NULL, 0, &p->nc);
+        st = ipm__nats_connect("NatsPublisher", params, &p->ep, NULL, NULL,
+                               asap ? IPM_NATS_SEND_AT_ONCE : 0, &p->nc);
     if (st != IPM_OK) {
         ipm__nats_endpoint_free(&p->ep);
         free(p->endpoint);
@@ -134,7 +149,7 @@ static const ipm_plugin_ops pub_ops = {
     .limits = pub_limits,
 };
 
-static const char *const pub_keys[] = {IPM_NATS_COMMON_KEYS, NULL};
+static const char *const pub_keys[] = {IPM_NATS_COMMON_KEYS, "send_asap", NULL};
 
 static const ipm_plugin pub_plugin = {
     IPM_PLUGIN_HEADER_INIT,

@@ -170,7 +170,7 @@ ipm_status ipm__nats_js_open(ipm_nats_js *j, const char *plugin, const ipm_param
     ipm_params_get_int(p, "replicas", 1, 1, 5, &replicas);
 
     st = ipm__nats_connect(plugin, p, &j->ep, err_cb, closure,
-                           IPM_NATS_NO_RECONNECT_BUFFER, &j->nc);
+                           IPM_NATS_NO_RECONNECT_BUFFER | IPM_NATS_SEND_AT_ONCE, &j->nc);
     if (st == IPM_OK) {
         jsOptions jo;
         jsOptions_Init(&jo);
