@@ -15,6 +15,10 @@
 # NngReceiver against bench/nng_baseline.c, raw libnng push0/pull0 with the
 # same wire form and buffer settings, over tcp and ipc, interleaved in the
 # same rounds) are added when the Nng plugins and nng-baseline exist.
+# ZeroMQ CURVE rows (ZmqSender -> ZmqReceiver over tcp with CURVE against
+# without) when ipm-keygen exists; NATS rows (core and JetStream against
+# the raw cnats client, bench/nats_baseline.c, through a nats-server this
+# script starts) when the NATS plugins, nats-baseline and nats-server exist.
 #
 # Usage: bench/run.sh [-b BUILD_DIR] [-r REPEATS] [-q] [-m FILE.md] [-t "tcp ipc inproc"]
 #                     [-s "64 4Ki 1Mi"] [-k]
@@ -329,100 +333,138 @@ END {
     for (i = 1; i <= nerr; i++) print "FAILED: " errors[i]
     if (nerr) exit 1
 }' "$out" || failed=1
+# ------------------------------------------------- paired rows (pair_table)
+# Each family below compares two commands, side a against side b, in the
+# same rounds and interleaved (a, then b, for each size and pattern), into
+# a JSON file of its own and a table by bench/pair_table.awk.
+# pair_run FILE ROW SIDE ROUND SIZE PATTERN COUNT_ARGS -- CMD...: one
+# measurement, its JSON lines tagged with round, row and side.
+pair_run() {
+    local file=$1 row=$2 side=$3 round=$4 size=$5 pattern=$6 c=$7
+    shift 8
+    local b
+    b=$(bytes "$size")
+    [[ -t 2 ]] && printf '\r\033[Kbench/run.sh: %s round %d: %s %s %s' \
+        "$row" "$round" "$side" "$size" "$pattern" >&2
+    # shellcheck disable=SC2086
+    if ! "$@" --json -s "$b" -p "$pattern" -W 100 $c 2>/dev/null |
+        sed "s/^{/{\"round\":$round,\"row\":\"$row\",\"side\":\"$side\",/" >>"$file"; then
+        failed=1
+    fi
+    return 0
+}
+# pair_table FILE TITLE MDTITLE A B THR_TARGET LAT_TARGET: print FILE's table.
+pair_table() {
+    [[ -t 2 ]] && printf '\r\033[K' >&2
+    echo ""
+    awk -v md="$md" -v title="$2" -v mdtitle="$3" -v a="$4" -v b="$5" \
+        -v thr_target="$6" -v lat_target="$7" -f "$here/pair_table.awk" "$1" || failed=1
+    ((keep)) && echo "JSON lines kept in $1" || rm -f "$1"
+}
+
 # ------------------------------------------------------------ POSIX mq rows
 # MqSender -> MqReceiver against raw mq_send/mq_receive (bench/mq_baseline.c:
 # the same queue attributes and wire form) at 64 B and 4 KiB (the default
-# queue carries 4 KiB; 1 MiB would need fs.mqueue.msgsize_max raised), in
-# the same rounds and interleaved, with their own JSON file and table so that
-# the rows of other families stay apart. Shown only when the Mq plugins and
-# mq-baseline exist. mq_sizes overrides the sizes.
+# queue carries 4 KiB; 1 MiB would need fs.mqueue.msgsize_max raised).
+# Shown only when the Mq plugins and mq-baseline exist. mq_sizes overrides
+# the sizes.
 mq_raw="$build/bin/mq-baseline"
 if [[ -x $mq_raw && -e $build/lib/ipm/libipm_MqSender.so && -e $build/lib/ipm/libipm_MqReceiver.so ]]; then
     mq_out=$(mktemp /tmp/ipm-bench-mq.XXXXXX)
-    mq_sizes=${mq_sizes:-"64 4Ki"}
-    run_mq() { # impl size pattern round
-        local impl=$1 b c cmd
-        b=$(bytes "$2")
-        c=$(counts "$3" "$b")
-        if [[ $impl == ipm ]]; then
-            cmd=("$bench" -S MqSender -R MqReceiver -e "mq://ipm-bench-mq-$$")
-        else
-            cmd=("$mq_raw" -e "mq://ipm-bench-mqraw-$$")
-        fi
-        # shellcheck disable=SC2086
-        if ! "${cmd[@]}" --json -s "$b" -p "$3" -W 100 $c 2>/dev/null |
-            sed "s/^{/{\"round\":$4,/" >>"$mq_out"; then
-            failed=1
-        fi
-    }
     for ((r = 1; r <= rounds; r++)); do
-        for size in $mq_sizes; do
+        for size in ${mq_sizes:-64 4Ki}; do
             for pattern in throughput latency; do
-                for impl in ipm raw; do
-                    [[ -t 2 ]] && printf '\r\033[Kbench/run.sh: mq round %d: %s %s %s' \
-                        "$r" "$impl" "$size" "$pattern" >&2
-                    run_mq "$impl" "$size" "$pattern" "$r"
-                done
+                c=$(counts "$pattern" "$(bytes "$size")")
+                pair_run "$mq_out" mq a "$r" "$size" "$pattern" "$c" -- \
+                    "$bench" -S MqSender -R MqReceiver -e "mq://ipm-bench-mq-$$"
+                pair_run "$mq_out" mq b "$r" "$size" "$pattern" "$c" -- \
+                    "$mq_raw" -e "mq://ipm-bench-mqraw-$$"
             done
         done
     done
-    [[ -t 2 ]] && printf '\r\033[K' >&2
-    echo ""
-    awk -v md="$md" -v mode="$mode" '
-    function field(line, key) {
-        if (match(line, "\"" key "\":\"[^\"]*\"")) return substr(line, RSTART + length(key) + 4, RLENGTH - length(key) - 5)
-        if (match(line, "\"" key "\":[^,}]*")) return substr(line, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
-        return ""
-    }
-    function median(key,   n, i, j, t, v) {
-        n = cnt[key]; if (n == 0) return ""
-        for (i = 1; i <= n; i++) v[i] = val[key, i]
-        for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
-        return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    }
-    function add(key, x) { cnt[key]++; val[key, cnt[key]] = x + 0 }
-    function rate(x) { if (x == "") return "—"; if (x >= 1e6) return sprintf("%.2f M", x / 1e6); if (x >= 1e3) return sprintf("%.1f k", x / 1e3); return sprintf("%.0f", x) }
-    function us(x) { if (x == "") return "—"; return x >= 100 ? sprintf("%.0f", x) : sprintf("%.1f", x) }
-    function ratio(p, b, target, higher,   i, a, z, r, key) {
-        key = "r" SUBSEP p SUBSEP b
-        for (i = 1; i <= maxround; i++) { a = rv[p, "ipm", b, i]; z = rv[p, "mq", b, i]; if (a != "" && z != "" && z > 0) add(key, a / z) }
-        r = median(key); if (r == "") return "—"
-        return sprintf("%.2fx%s", r, (higher ? r < target : r > target) ? " *" : "")
-    }
-    function human(b) { return b >= 1048576 ? (b / 1048576) " MiB" : b >= 1024 ? (b / 1024) " KiB" : b " B" }
-    function line(a, b, c, d, e, f, g) {
-        printf "%-10s%-10s %13s %13s %13s %13s %13s\n", a, b, c, d, e, f, g
-        if (md != "") print "| " a " | " b " | " c " | " d " | " e " | " f " | " g " |" >> md
-    }
-    {
-        if (field($0, "ok") != "true") { errors[++nerr] = $0; next }
-        impl = field($0, "impl"); p = field($0, "pattern"); b = field($0, "size") + 0
-        rnd = field($0, "round") + 0; if (rnd > maxround) maxround = rnd
-        sizes[b] = 1
-        if (p == "throughput") { add("thr" SUBSEP impl SUBSEP b, field($0, "msgs_per_s")); rv["thr", impl, b, rnd] = field($0, "msgs_per_s") }
-        else { add("p50" SUBSEP impl SUBSEP b, field($0, "lat_p50_us")); add("p99" SUBSEP impl SUBSEP b, field($0, "lat_p99_us")); rv["p50", impl, b, rnd] = field($0, "lat_p50_us") }
-        if (field($0, "lost") + 0 > 0) lost[impl " " b]++
-    }
-    END {
-        n = 0; for (b in sizes) B[++n] = b + 0
-        for (i = 2; i <= n; i++) { t = B[i]; for (j = i - 1; j >= 1 && B[j] > t; j--) B[j + 1] = B[j]; B[j + 1] = t }
-        print "MqSender -> MqReceiver vs raw mq_send/mq_receive (" mode "); targets: throughput >= 0.90x, latency p50 <= 1.10x raw"
-        if (md != "") { print "" >> md; print "**POSIX message queues** (MqSender → MqReceiver vs raw `mq_send`/`mq_receive`, same queue and wire form)" >> md; print "" >> md
-            print "| size | pattern | ipm | raw | ipm/raw | ipm p99 | raw p99 |" >> md; print "| --- | --- | ---: | ---: | ---: | ---: | ---: |" >> md }
-        printf "%-10s%-10s %13s %13s %13s %13s %13s\n", "size", "pattern", "ipm", "raw", "ipm/raw", "ipm p99", "raw p99"
-        for (i = 1; i <= n; i++) {
-            b = B[i]
-            line(human(b), "msg/s", rate(median("thr" SUBSEP "ipm" SUBSEP b)), rate(median("thr" SUBSEP "mq" SUBSEP b)), ratio("thr", b, 0.9, 1), "—", "—")
-            line(human(b), "p50 us", us(median("p50" SUBSEP "ipm" SUBSEP b)), us(median("p50" SUBSEP "mq" SUBSEP b)), ratio("p50", b, 1.1, 0),
-                 us(median("p99" SUBSEP "ipm" SUBSEP b)), us(median("p99" SUBSEP "mq" SUBSEP b)))
-        }
-        for (x in lost) print "LOST messages on a lossless pattern: mq " x
-        for (i = 1; i <= nerr; i++) print "FAILED: " errors[i]
-        if (nerr) exit 1
-    }' "$mq_out" || failed=1
-    ((keep)) && echo "raw mq JSON lines kept in $mq_out" || rm -f "$mq_out"
+    pair_table "$mq_out" \
+        "MqSender -> MqReceiver vs raw mq_send/mq_receive ($mode); targets: throughput >= 0.90x, latency p50 <= 1.10x raw" \
+        "**POSIX message queues** (MqSender → MqReceiver vs raw \`mq_send\`/\`mq_receive\`, same queue and wire form)" \
+        ipm raw 0.9 1.1
 fi
-# ------------------------------------------------------ end of POSIX mq rows
+
+# ---------------------------------------------------------- ZeroMQ CURVE rows
+# ZmqSender -> ZmqReceiver over tcp with CURVE (keys from ipm-keygen, the
+# client on the receiver's allow-list) against the same pair without: what
+# encryption and authentication cost per message.
+keygen="$build/bin/ipm-keygen"
+if [[ -x $keygen ]]; then
+    keys=$(mktemp -d /tmp/ipm-bench-keys.XXXXXX)
+    "$keygen" -o "$keys/server" >/dev/null && "$keygen" -o "$keys/client" >/dev/null
+    curve=(--receiver-param "curve_secret_key=$keys/server.key"
+        --receiver-param "curve_allowed_clients=$keys/client.pub"
+        --sender-param "curve_secret_key=$keys/client.key"
+        --sender-param "curve_server_public_key=$keys/server.pub")
+    curve_out=$(mktemp /tmp/ipm-bench-curve.XXXXXX)
+    for ((r = 1; r <= rounds; r++)); do
+        for size in $sizes; do
+            for pattern in throughput latency; do
+                c=$(counts "$pattern" "$(bytes "$size")")
+                pair_run "$curve_out" "zmq tcp" a "$r" "$size" "$pattern" "$c" -- \
+                    "$bench" -e tcp "${curve[@]}"
+                pair_run "$curve_out" "zmq tcp" b "$r" "$size" "$pattern" "$c" -- \
+                    "$bench" -e tcp
+            done
+        done
+    done
+    rm -rf "$keys"
+    pair_table "$curve_out" \
+        "ZmqSender -> ZmqReceiver over tcp, CURVE vs plain ($mode); CURVE/plain: the cost of encryption (no target)" \
+        "**ZeroMQ CURVE** (ZmqSender → ZmqReceiver over tcp with CURVE keys and an allow-list, against the same pair without; no target, the cost of encryption)" \
+        CURVE plain 0 1000
+fi
+
+# ------------------------------------------------------------------ NATS rows
+# NATS core (NatsPublisher -> NatsSubscriber) and JetStream (NatsSender ->
+# NatsReceiver) against the raw cnats client doing the same
+# (bench/nats_baseline.c: same subjects, headers and options), through a
+# nats-server -js started here on a free loopback port with a temporary
+# store. JetStream waits for the stream's acknowledgement of every message,
+# so its runs are counted, not sized. Shown only when the NATS plugins,
+# nats-baseline and nats-server exist.
+nats_raw="$build/bin/nats-baseline"
+if [[ -x $nats_raw && -e $build/lib/ipm/libipm_NatsSender.so ]] && command -v nats-server >/dev/null; then
+    nats_dir=$(mktemp -d /tmp/ipm-bench-nats.XXXXXX)
+    nats_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$nats_dir" >"$nats_dir/log" 2>&1 &
+    nats_pid=$!
+    for ((i = 0; i < 100; i++)); do
+        grep -q 'Server is ready' "$nats_dir/log" 2>/dev/null && break
+        sleep 0.1
+    done
+    nats="nats://127.0.0.1:$nats_port"
+    nats_out=$(mktemp /tmp/ipm-bench-nats.XXXXXX)
+    for ((r = 1; r <= rounds; r++)); do
+        for size in ${nats_sizes:-64 4Ki}; do
+            for pattern in throughput latency; do
+                c=$(counts "$pattern" "$(bytes "$size")")
+                pair_run "$nats_out" core a "$r" "$size" "$pattern" "$c" -- \
+                    "$bench" -S NatsPublisher -R NatsSubscriber -e "$nats/bench.core$r"
+                pair_run "$nats_out" core b "$r" "$size" "$pattern" "$c" -- \
+                    "$nats_raw" -e "$nats/raw.core$r"
+                if [[ $pattern == throughput ]]; then c="-c $((quick ? 1000 : 20000))"; else c="-c $((quick ? 300 : 2000))"; fi
+                pair_run "$nats_out" jetstream a "$r" "$size" "$pattern" "$c" -- \
+                    "$bench" -S NatsSender -R NatsReceiver -e "$nats/bench.js$r"
+                pair_run "$nats_out" jetstream b "$r" "$size" "$pattern" "$c" -- \
+                    "$nats_raw" --strategy jetstream -e "$nats/raw.js$r"
+            done
+        done
+    done
+    kill "$nats_pid" 2>/dev/null || true
+    wait "$nats_pid" 2>/dev/null || true
+    rm -rf "$nats_dir"
+    natsv=$(dpkg-query -W -f '${Version}' libnats-dev 2>/dev/null || echo "?")
+    pair_table "$nats_out" \
+        "NATS vs raw cnats $natsv ($mode): core = NatsPublisher -> NatsSubscriber, jetstream = NatsSender -> NatsReceiver; targets: throughput >= 0.90x, latency p50 <= 1.10x raw" \
+        "**NATS** (core: NatsPublisher → NatsSubscriber; jetstream: NatsSender → NatsReceiver, each send acknowledged by the stream; against raw cnats $natsv with the same subjects, headers and options, through a local \`nats-server -js\`)" \
+        ipm raw 0.9 1.1
+fi
+# ------------------------------------------------------ end of paired rows
 [[ -n $md ]] && echo "markdown written to $md"
 ((keep)) && echo "raw JSON lines kept in $out"
 exit $failed
