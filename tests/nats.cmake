@@ -17,5 +17,7 @@ if(TARGET ipm_NatsSender)
   ipm_add_nats_test(nats_cluster LIBRARIES ipm::nats_client TIMEOUT 240)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/nats_security.c)
     ipm_add_nats_test(nats_security TIMEOUT 180)
+    target_compile_definitions(nats_security PRIVATE
+      IPM_MAKE_CREDS="${CMAKE_CURRENT_SOURCE_DIR}/nats/make_creds.py")
   endif()
 endif()

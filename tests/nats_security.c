@@ -4,8 +4,9 @@
  * and client certificates made here with openssl). A peer without the
  * right password or certificate cannot connect, so it can neither deliver
  * nor receive; a client that trusts one CA will not talk to a server whose
- * certificate another CA signed (an impostor). Credentials files (JWT +
- * nkey seed) need nsc, which Debian does not ship: they are not tested.
+ * certificate another CA signed (an impostor). Credentials files (a user
+ * JWT and its nkey seed) against a server in operator mode: the trust
+ * chain is made by tests/nats/make_creds.py, since Debian ships no nsc.
  */
 #define _GNU_SOURCE
 #include "nats_util.h"
@@ -45,10 +46,22 @@ static void make_cert(const char *ca, const char *cn)
        dir, cn, cn, cn, cn, cn, ca, ca, cn, cn);
 }
 
+/* The operator-mode chain of make_creds.py in dir/creds, or false (and
+ * why, in the test's output) when python3 is missing. */
+static bool make_creds(void)
+{
+    if (system("python3 -c pass >/dev/null 2>&1") != 0) {
+        printf("# python3 is not installed: it makes the test's credentials\n");
+        return false;
+    }
+    sh("mkdir -p %s/creds && python3 %s %s/creds", dir, IPM_MAKE_CREDS, dir);
+    return true;
+}
+
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/ipm-nats-tls-XXXXXX");
+    snprintf(dir, sizeof dir, "/tmp/ipm-nats-sec-XXXXXX");
     if (mkdtemp(dir) == NULL) return -1;
     make_ca("ca");
     make_cert("ca", "server");
@@ -176,6 +189,40 @@ static void test_tls_client_certificates(void **state)
     nt_stop(&s);
 }
 
+/* A user JWT signed by an account the operator signed, with the user's
+ * seed, is admitted on both patterns; a user of an account the operator
+ * never signed, a stolen JWT without its seed, no credentials and a file
+ * that is not a credentials file are refused on both sides. */
+static void test_creds_files(void **state)
+{
+    (void)state;
+    if (!make_creds()) skip();
+    /* Its lines go into the server's config as they are: nats-server reads
+     * an include relative to the including file, which is elsewhere. */
+    char path[128], conf[8192], keys[300];
+    snprintf(path, sizeof path, "%s/creds/server.conf", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(conf, 1, sizeof conf - 1, f);
+    fclose(f);
+    assert_true(n > 0 && n < sizeof conf - 1);
+    conf[n] = '\0';
+    nt_server s;
+    nt_start(&s, conf);
+    snprintf(keys, sizeof keys, "creds=%s/creds/daq.creds", dir);
+    expect_works(&s, "ipm.t.creds", keys, false);
+    expect_works(&s, "ipm.t.credsjs", keys, true);
+    snprintf(keys, sizeof keys, "creds=%s/creds/stranger.creds", dir);
+    expect_refused(&s, keys, "uthoriz");
+    snprintf(keys, sizeof keys, "creds=%s/creds/forged.creds", dir);
+    expect_refused(&s, keys, "uthoriz");
+    expect_refused(&s, "", "uthoriz");
+    /* A PEM key is no credentials file: the error says so at open. */
+    snprintf(keys, sizeof keys, "creds=%s/ca.key", dir);
+    expect_refused(&s, keys, "seed");
+    nt_stop(&s);
+}
+
 int main(int argc, char **argv)
 {
     nt_main_hook(argc, argv);
@@ -191,6 +238,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_user_password),
         cmocka_unit_test(test_tls_client_certificates),
+        cmocka_unit_test(test_creds_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
