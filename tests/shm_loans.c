@@ -4,6 +4,7 @@
  * against /proc/self/maps of /dev/shm/NAME), and so does a message a
  * ShmReceiver hands out; releases in any order give the room back over the
  * released prefix only; a loan on a full queue times out with nothing lent;
+ * metadata of any length stays intact while its message is held;
  * a message outlives its receiver; a loan given up by an ordinary send in
  * between is still delivered, in send order; loans are returned.
  */
@@ -177,6 +178,69 @@ static void test_out_of_order_release(void **state)
     ipm_receiver_destroy(r);
 }
 
+/* The metadata a ShmReceiver hands out is its own copy, short or long (in
+ * the receiver's slot below 16 bytes, else on the heap; and the message
+ * copied out once the application holds more messages than a lane has
+ * slots, 16384): it stays intact while held, whatever else arrives. */
+static void meta_of(char *out, int i)
+{
+    int len = i % 10 == 9 ? 16 + i % 24 : i % 16; /* both sides of 16 */
+    if (i % 100 == 99) len = 255;
+    for (int k = 0; k < len; k++)
+        out[k] = (char)('a' + (i + k) % 26);
+    out[len] = '\0';
+}
+
+static void test_metadata_held(void **state)
+{
+    (void)state;
+    char name[96];
+    ipm_test_unique(name, sizeof name, "meta");
+    ipm_receiver *r;
+    ipm_sender *s;
+    IPM_ASSERT_OK(shm_t_open_receiver("ShmReceiver", name, "buffer_size=4Mi", &r));
+    IPM_ASSERT_OK(shm_t_open_sender("ShmSender", name, NULL, &s));
+    enum { N = 20000 };
+    static ipm_message m[N];
+    char meta[256];
+    int sent = 0;
+    while (sent < N) {
+        meta_of(meta, sent);
+        if (ipm_send(s, &sent, sizeof sent, 0, meta) != IPM_OK) break;
+        sent++;
+    }
+    assert_true(sent > 17000); /* more than a lane's slots */
+    for (int i = 0; i < sent; i++) {
+        IPM_ASSERT_OK(ipm_receive(r, &m[i], 1000));
+        int v;
+        memcpy(&v, m[i].data, sizeof v);
+        assert_int_equal(v, i);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < sent; i++) {
+            if (m[i].data == NULL) continue;
+            meta_of(meta, i);
+            assert_string_equal(m[i].metadata, meta);
+            assert_int_equal(m[i].metadata_size, strlen(meta));
+        }
+        for (int i = pass; i < sent; i += 2)
+            ipm_message_release(&m[i]);
+    }
+    /* Everything is back: the lane takes as much again. */
+    for (int i = 0; i < sent; i++) {
+        meta_of(meta, i);
+        IPM_ASSERT_OK(ipm_send(s, &i, sizeof i, 0, meta));
+    }
+    for (int i = 0; i < sent; i++) {
+        IPM_ASSERT_OK(ipm_receive(r, &m[0], 1000));
+        meta_of(meta, i);
+        assert_string_equal(m[0].metadata, meta);
+        ipm_message_release(&m[0]);
+    }
+    ipm_sender_destroy(s);
+    ipm_receiver_destroy(r);
+}
+
 /* A loan on a full queue waits for room up to its timeout and lends
  * nothing on IPM_ETIMEDOUT; room released by the receiver makes it succeed. */
 static void test_loan_timeout_full(void **state)
@@ -322,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_loan_and_receive_in_place),
         cmocka_unit_test(test_publisher_loan_in_place),
         cmocka_unit_test(test_out_of_order_release),
+        cmocka_unit_test(test_metadata_held),
         cmocka_unit_test(test_loan_timeout_full),
         cmocka_unit_test(test_message_outlives_receiver),
         cmocka_unit_test(test_loans_interleaved),
