@@ -98,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(lane != NULL);
     memset(lane, 0, sizeof *lane);
     atomic_store(&lane->head, head);
+    atomic_store(&h->lanes_used, 1); /* a sender took lane 0 */
     atomic_store(&h->pubver, pubver & ~(uint64_t)1); /* a writer that finished */
 
     ipm__shm_seg seg;

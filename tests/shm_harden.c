@@ -692,6 +692,43 @@ static void test_queue_bad_consumer_position(void **state)
     ipm_receiver_destroy(r);
 }
 
+/* The lane mask the senders set (header line 5) is written by anyone who
+ * may write the queue: cleared, a lane the receiver has seen still
+ * delivers; all ones, the receiver still visits only its own lanes. */
+static void test_queue_hostile_lane_mask(void **state)
+{
+    (void)state;
+    char name[96];
+    ipm_test_unique(name, sizeof name, "lanemask");
+    ipm_receiver *r;
+    ipm_sender *s;
+    IPM_ASSERT_OK(
+        shm_t_open_receiver("ShmReceiver", name, "buffer_size=16Ki; max_senders=4", &r));
+    IPM_ASSERT_OK(shm_t_open_sender("ShmSender", name, NULL, &s));
+    ipm_message msg;
+    IPM_ASSERT_OK(ipm_send(s, "a", 1, 1000, "m"));
+    IPM_ASSERT_OK(ipm_receive(r, &msg, 1000));
+    ipm_message_release(&msg);
+    size_t size;
+    unsigned char *m = map_rw(name, &size);
+    ipm__shm_header *h = (ipm__shm_header *)m;
+    assert_int_equal(atomic_load(&h->lanes_used), 1);
+    atomic_store(&h->lanes_used, 0);
+    IPM_ASSERT_OK(ipm_send(s, "b", 1, 1000, "m"));
+    IPM_ASSERT_OK(ipm_receive(r, &msg, 1000));
+    assert_memory_equal(msg.data, "b", 1);
+    ipm_message_release(&msg);
+    atomic_store(&h->lanes_used, ~(uint64_t)0);
+    IPM_ASSERT_ERR(ipm_receive(r, &msg, 20), IPM_ETIMEDOUT, "no message");
+    IPM_ASSERT_OK(ipm_send(s, "c", 1, 1000, "m"));
+    IPM_ASSERT_OK(ipm_receive(r, &msg, 1000));
+    assert_memory_equal(msg.data, "c", 1);
+    ipm_message_release(&msg);
+    munmap(m, size);
+    ipm_sender_destroy(s);
+    ipm_receiver_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -707,6 +744,7 @@ int main(void)
         cmocka_unit_test(test_ring_corrupt_record_resyncs),
         cmocka_unit_test(test_queue_corrupt_record_recreates),
         cmocka_unit_test(test_queue_bad_consumer_position),
+        cmocka_unit_test(test_queue_hostile_lane_mask),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@
 #include <ipm/plugin.h>
 
 #define IPM_SHM_MAGIC 0x00004D48534D5049ull /* "IPMSHM\0\0" in memory order */
-#define IPM_SHM_VERSION 3u                  /* bump on any layout change */
+#define IPM_SHM_VERSION 4u                  /* bump on any layout change */
 #define IPM_SHM_LINE 64                     /* cache line: producer/consumer split */
 #define IPM_SHM_REC_ALIGN 32u               /* records start on 32-byte boundaries */
 #define IPM_SHM_MAX_METADATA 255u           /* bytes of topic/metadata, without NUL */
@@ -138,7 +138,14 @@ typedef struct ipm__shm_header {
     uint32_t reserved4;
     uint64_t lane_offset; /* ipm__shm_lane[lanes] from the start of the file */
     unsigned char pad4_[IPM_SHM_LINE - 16];
+
+    /* line 5 (queue only): bit i set by the first sender that takes lane i,
+     * never cleared, so that the receiver visits only lanes a sender ever
+     * wrote instead of all max_senders of them on every receive. */
+    _Atomic uint64_t lanes_used;
+    unsigned char pad5_[IPM_SHM_LINE - 8];
 } ipm__shm_header;
+_Static_assert(sizeof(ipm__shm_header) <= 4096, "the lane table starts at 4096");
 
 /*
  * The wake area of a ring: a SysV shared-memory segment of one page, made by

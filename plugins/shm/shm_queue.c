@@ -232,6 +232,7 @@ typedef struct lane_rd {
 struct ipm__shm_qmap {
     _Atomic long refs; /* the receiver's + one per message out in place */
     ipm__shm_seg seg;
+    uint64_t seen;  /* lanes found used (receiver thread) */
     uint32_t cur;   /* lane whose turn it is */
     uint32_t burst; /* messages taken from it in this turn */
     lane_rd lane[];
@@ -482,28 +483,59 @@ static int read_lane(lane_rd *l, ipm__shm_pool *pool, ipm_message *msg, bool *co
     }
 }
 
+/* The lanes some sender took (header line 5), within the lane count
+ * whatever a sender wrote there, and every lane seen before: a process
+ * that clears bits cannot hide a lane we know. Seq_cst: see
+ * ipm__shm_qmap_ready. */
+static uint64_t lanes_used(const ipm__shm_qmap *q)
+{
+    uint64_t all = q->seg.lanes >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << q->seg.lanes) - 1;
+    return (atomic_load_explicit(&q->seg.hdr->lanes_used, memory_order_seq_cst) & all) |
+           q->seen;
+}
+
+/* The first lane of used (not 0) at or after cur, wrapping. */
+static uint32_t next_used(uint64_t used, uint32_t cur)
+{
+    uint64_t from = used & (~(uint64_t)0 << cur);
+    return (uint32_t)__builtin_ctzll(from != 0 ? from : used);
+}
+
 int ipm__shm_qmap_read(ipm__shm_qmap *q, ipm__shm_pool *pool, ipm_message *msg,
                        bool *corrupt)
 {
     *corrupt = false;
-    const uint32_t n = q->seg.lanes;
-    for (uint32_t k = 0; k < n; k++) {
-        int got = read_lane(&q->lane[q->cur], pool, msg, corrupt);
+    /* Each used lane once, in turn from the current one. */
+    q->seen = lanes_used(q);
+    for (uint64_t todo = q->seen; todo != 0;) {
+        uint32_t i = next_used(todo, q->cur);
+        if (i != q->cur) {
+            q->cur = i;
+            q->burst = 0;
+        }
+        int got = read_lane(&q->lane[i], pool, msg, corrupt);
         if (got < 0) return got;
         if (got > 0 && ++q->burst < BURST) return 1;
         q->burst = 0;
-        if (++q->cur == n) q->cur = 0;
+        todo &= ~((uint64_t)1 << i);
+        q->cur = i + 1 == q->seg.lanes ? 0 : i + 1;
         if (got > 0) return 1;
     }
     return 0;
 }
 
+/* The sleeping receiver's re-check (shm_receiver.c): the lane bit is set
+ * by a seq_cst RMW before the lane's first head store, and read here with
+ * seq_cst after the receiver flagged that it sleeps, so a message in a
+ * lane not yet seen is found here or its sender sees the flag. */
 bool ipm__shm_qmap_ready(const ipm__shm_qmap *q)
 {
-    for (uint32_t i = 0; i < q->seg.lanes; i++)
+    for (uint64_t used = lanes_used(q); used != 0; used &= used - 1) {
+        uint32_t i = (uint32_t)__builtin_ctzll(used);
         if (atomic_load_explicit(&q->seg.lane[i].head, memory_order_acquire) !=
             q->lane[i].pos)
             return true;
+    }
     return false;
 }
 

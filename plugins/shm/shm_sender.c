@@ -91,6 +91,10 @@ static ipm_status attach(sender *s)
                              s->cfg.endpoint, (unsigned)n);
     }
     ipm__shm_lane *ln = &s->seg.lane[i];
+    /* Before anything is published in the lane (seq_cst, as head's store:
+     * a receiver about to sleep sees the bit or we see it waiting). */
+    atomic_fetch_or_explicit(&s->seg.hdr->lanes_used, (uint64_t)1 << i,
+                             memory_order_seq_cst);
     st = ipm__shm_lane_allocate(&s->seg, i, "ShmSender");
     if (st == IPM_OK && !ipm__shm_queue_writer_init(&s->seg, i, &s->w)) st = IPM_ECONNECT;
     if (st != IPM_OK) {
