@@ -53,9 +53,10 @@ bool ipm__shm_queue_writer_init(const ipm__shm_seg *s, uint32_t i,
 bool ipm__shm_queue_has_room(ipm__shm_queue_writer *w, uint64_t len);
 
 /* Before the sender sleeps on a full lane: the consumer position at which
- * to wake it. Not just room for its record but a quarter of the lane (or
- * all of what is queued), so that a sender faster than its receiver is
- * woken once per batch instead of once per message. */
+ * to wake it. For a record below 1/16 of the lane, not just room for it
+ * but a quarter of the lane (or all of what is queued), so that a sender
+ * faster than its receiver is woken once per batch instead of once per
+ * message; a larger record, as soon as it fits. */
 uint64_t ipm__shm_queue_wake_at(const ipm__shm_queue_writer *w, uint64_t len);
 
 /* Append one message; has_room must have returned true for it. Gives up an
