@@ -117,10 +117,6 @@ static int budget_ms(int timeout_ms, int64_t deadline)
     return timeout_ms < 0 ? -1 : ipm_remaining_ms(deadline);
 }
 
-/* One attempt at both frames, the metadata frame with meta_flags (0 waits
- * up to ZMQ_SNDTIMEO, ZMQ_DONTWAIT does not). 1: sent; 0: not taken, with
- * nothing delivered (no room, a signal, or the rollback described below);
- * -1: a ZeroMQ error, set as IPM_ESYS. */
 /* A loaned buffer (API.md section 7): this header, then the bytes lent,
  * 64-byte aligned, in one allocation. ipm_send_loan hands the bytes to
  * ZeroMQ as the data frame without a copy (zmq_msg_init_data); ZeroMQ calls
@@ -157,42 +153,52 @@ static int send_data(ipm_zmq *z, const void *data, size_t size, zmq_loan *loan)
     return rc;
 }
 
-static int send_once(ipm_zmq *z, const void *data, size_t size, const char *metadata,
-                     size_t metadata_size, int meta_flags, zmq_loan *loan)
+/* An error of ZeroMQ's on a send, as IPM_ESYS; returns -1 (send_once's
+ * and finish_data's "failed"). */
+static __attribute__((noinline, cold)) int send_failed(ipm_zmq *z)
 {
-    if (zmq_send(z->sock, metadata, metadata_size, ZMQ_SNDMORE | meta_flags) >= 0) {
-        /* The metadata frame committed the message to one peer's pipe,
-         * whose high-water mark counts whole messages: the data frame always
-         * fits and must not wait. The one exception is that peer's pipe
-         * closing in between; ZeroMQ then rolls the message back (EAGAIN
-         * with DONTWAIT), nothing was delivered, and the caller starts over
-         * so that another or a reconnected peer can take it. */
-        for (;;) {
-            if (send_data(z, data, size, loan) >= 0) return 1;
-            if (errno != EINTR) break;
-        }
-    }
-    if (errno == EAGAIN || errno == EINTR) return 0;
     ipm_set_error(IPM_ESYS, "%s: send to '%s' failed: %s", z->plugin, z->endpoint,
                   zmq_strerror(errno));
     return -1;
 }
 
-/* The send op and the loan send: data is a copy's source, or loan's bytes. */
-static ipm_status send_message(ipm_zmq *z, const void *data, size_t size,
-                               const char *metadata, size_t metadata_size, int timeout_ms,
-                               zmq_loan *loan)
+/* The data frame after the metadata frame was taken. The metadata frame
+ * committed the message to one peer's pipe, whose high-water mark counts
+ * whole messages: the data frame always fits and must not wait. The one
+ * exception is that peer's pipe closing in between; ZeroMQ then rolls the
+ * message back (EAGAIN with DONTWAIT), nothing was delivered, and the
+ * caller starts over so that another or a reconnected peer can take it.
+ * 1: sent; 0: rolled back; -1: a ZeroMQ error, set as IPM_ESYS. */
+static int finish_data(ipm_zmq *z, const void *data, size_t size, zmq_loan *loan)
 {
-    static const char empty[1] = "";
-    if (data == NULL)
-        data = empty; /* size is 0: ZeroMQ copies nothing, but wants a pointer */
+    for (;;) {
+        if (send_data(z, data, size, loan) >= 0) return 1;
+        if (errno != EINTR) break;
+    }
+    if (errno == EAGAIN) return 0;
+    return send_failed(z);
+}
 
-    /* Fast path: a peer with room takes the message at once, with no clock
-     * read and no timeout option; only a message that must wait pays for
-     * the deadline below. */
-    int sent = send_once(z, data, size, metadata, metadata_size, ZMQ_DONTWAIT, loan);
-    if (sent != 0) return sent > 0 ? IPM_OK : IPM_ESYS;
+/* One attempt at both frames, the metadata frame with meta_flags (0 waits
+ * up to ZMQ_SNDTIMEO, ZMQ_DONTWAIT does not). 1: sent; 0: not taken, with
+ * nothing delivered (no room, a signal, or the rollback that finish_data
+ * describes); -1: a ZeroMQ error, set as IPM_ESYS. */
+static int send_once(ipm_zmq *z, const void *data, size_t size, const char *metadata,
+                     size_t metadata_size, int meta_flags, zmq_loan *loan)
+{
+    if (zmq_send(z->sock, metadata, metadata_size, ZMQ_SNDMORE | meta_flags) >= 0)
+        return finish_data(z, data, size, loan);
+    if (errno == EAGAIN || errno == EINTR) return 0;
+    return send_failed(z);
+}
 
+/* The part of a send that waits: the first attempt found no room (or a
+ * signal, or the rollback above). Kept out of line so that the fast path
+ * below stays a few instructions around the two zmq_send calls. */
+static __attribute__((noinline)) ipm_status
+send_waiting(ipm_zmq *z, const void *data, size_t size, const char *metadata,
+             size_t metadata_size, int timeout_ms, zmq_loan *loan)
+{
     int64_t deadline = ipm_deadline_ns(timeout_ms);
     while (timeout_ms != 0) {
         /* ZeroMQ's own clock may give up to 1 ms early, and a signal ends a
@@ -202,8 +208,8 @@ static ipm_status send_message(ipm_zmq *z, const void *data, size_t size,
             ipm_status st = set_timeout(z, ZMQ_SNDTIMEO, &z->sndtimeo, wait);
             if (st != IPM_OK) return st;
         }
-        sent = send_once(z, data, size, metadata, metadata_size,
-                         wait == 0 ? ZMQ_DONTWAIT : 0, loan);
+        int sent = send_once(z, data, size, metadata, metadata_size,
+                             wait == 0 ? ZMQ_DONTWAIT : 0, loan);
         if (sent != 0) return sent > 0 ? IPM_OK : IPM_ESYS;
         if (wait == 0) break;
     }
@@ -214,10 +220,44 @@ static ipm_status send_message(ipm_zmq *z, const void *data, size_t size,
         z->plugin, z->endpoint, timeout_ms);
 }
 
+/* The loan send: loan's bytes; one try at once, then the wait above. */
+static ipm_status send_message(ipm_zmq *z, const void *data, size_t size,
+                               const char *metadata, size_t metadata_size, int timeout_ms,
+                               zmq_loan *loan)
+{
+    int sent = send_once(z, data, size, metadata, metadata_size, ZMQ_DONTWAIT, loan);
+    if (sent != 0) return sent > 0 ? IPM_OK : IPM_ESYS;
+    return send_waiting(z, data, size, metadata, metadata_size, timeout_ms, loan);
+}
+
 ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char *metadata,
                          size_t metadata_size, int timeout_ms)
 {
-    return send_message(state, data, size, metadata, metadata_size, timeout_ms, NULL);
+    static const char empty[1] = "";
+    ipm_zmq *z = state;
+    if (data == NULL)
+        data = empty; /* size is 0: ZeroMQ copies nothing, but wants a pointer */
+    /* Fast path: a peer with room takes both frames at once, with no clock
+     * read and no timeout option; only a message that must wait pays for
+     * the deadline (send_waiting). A data frame that fails is settled as in
+     * finish_data: a signal retries it (the metadata frame is still
+     * pending), a rollback (EAGAIN) starts over in send_waiting. It must not
+     * simply be sent again after a rollback: alone, it would go out as a
+     * message of one frame. */
+    if (zmq_send(z->sock, metadata, metadata_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+        if (zmq_send(z->sock, data, size, ZMQ_DONTWAIT) >= 0) return IPM_OK;
+        if (errno == EINTR) {
+            int sent = finish_data(z, data, size, NULL);
+            if (sent != 0) return sent > 0 ? IPM_OK : IPM_ESYS;
+        } else if (errno != EAGAIN) {
+            send_failed(z);
+            return IPM_ESYS;
+        }
+    } else if (errno != EAGAIN && errno != EINTR) {
+        send_failed(z);
+        return IPM_ESYS;
+    }
+    return send_waiting(z, data, size, metadata, metadata_size, timeout_ms, NULL);
 }
 
 ipm_status ipm__zmq_loan(void *state, size_t size, int timeout_ms, void **buf)
