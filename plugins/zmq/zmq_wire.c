@@ -63,14 +63,16 @@ static void spare_key_init(void)
     spare_key_ok = pthread_key_create(&spare_key, spare_free) == 0;
 }
 
-static zmq_holder *holder_get(size_t meta_len)
+/* A holder with room for meta_size bytes of metadata and its NUL. */
+static inline zmq_holder *holder_get(size_t meta_size)
 {
     zmq_holder *h = spare.h;
-    if (h != NULL && h->cap > meta_len) {
+    if (h != NULL && h->cap > meta_size) {
         spare.h = NULL;
         return h;
     }
-    size_t cap = meta_len + 1 > HOLDER_MIN_METADATA ? meta_len + 1 : HOLDER_MIN_METADATA;
+    size_t cap =
+        meta_size + 1 > HOLDER_MIN_METADATA ? meta_size + 1 : HOLDER_MIN_METADATA;
     h = malloc(sizeof *h + cap);
     if (h != NULL) h->cap = cap;
     return h;
@@ -288,11 +290,21 @@ void ipm__zmq_loan_return(void *state, void *buf)
     free((zmq_loan *)buf - 1);
 }
 
-/* Receive the first frame, waiting up to timeout_ms. The deadline is ours,
- * not ZeroMQ's: its clock has millisecond steps and may give up to 1 ms
- * early, and a signal interrupts it; both cases wait again for the rest. */
-static ipm_status receive_first(ipm_zmq *z, zmq_msg_t *frame, int timeout_ms)
+static __attribute__((noinline, cold)) ipm_status receive_timed_out(ipm_zmq *z,
+                                                                    int timeout_ms)
 {
+    return ipm_set_error(IPM_ETIMEDOUT, "%s: nothing received on '%s' within %d ms",
+                         z->plugin, z->endpoint, timeout_ms);
+}
+
+/* Receive the first frame into z->first, waiting up to timeout_ms, after
+ * a try at once found nothing (or was interrupted). The deadline is ours,
+ * not ZeroMQ's: its clock has millisecond steps and may give up to 1 ms
+ * early, and a signal interrupts it; both cases wait again for the rest.
+ * Out of line: only a receive that has to wait reads the clock. */
+static __attribute__((noinline)) ipm_status receive_waiting(ipm_zmq *z, int timeout_ms)
+{
+    if (errno == EAGAIN && timeout_ms == 0) return receive_timed_out(z, timeout_ms);
     int64_t deadline = ipm_deadline_ns(timeout_ms);
     /* The first wait is the whole timeout: the clock was read just now, so
      * only later turns need to ask it what is left. */
@@ -304,13 +316,10 @@ static ipm_status receive_first(ipm_zmq *z, zmq_msg_t *frame, int timeout_ms)
             ipm_status st = set_timeout(z, ZMQ_RCVTIMEO, &z->rcvtimeo, wait);
             if (st != IPM_OK) return st;
         }
-        if (zmq_msg_recv(frame, z->sock, flags) >= 0) return IPM_OK;
+        if (zmq_msg_recv(&z->first, z->sock, flags) >= 0) return IPM_OK;
         if (errno == EINTR || (errno == EAGAIN && wait != 0))
             continue; /* the deadline decides, on the next turn */
-        if (errno == EAGAIN)
-            return ipm_set_error(IPM_ETIMEDOUT,
-                                 "%s: nothing received on '%s' within %d ms", z->plugin,
-                                 z->endpoint, timeout_ms);
+        if (errno == EAGAIN) return receive_timed_out(z, timeout_ms);
         return ipm_set_error(IPM_ESYS, "%s: receive on '%s' failed: %s", z->plugin,
                              z->endpoint, zmq_strerror(errno));
     }
@@ -318,7 +327,7 @@ static ipm_status receive_first(ipm_zmq *z, zmq_msg_t *frame, int timeout_ms)
 
 /* The remaining frames of a message arrive together with its first (ZeroMQ
  * delivers messages atomically), so these reads never wait. */
-static int receive_rest(void *sock, zmq_msg_t *frame)
+static inline int receive_rest(void *sock, zmq_msg_t *frame)
 {
     int rc;
     do {
@@ -327,65 +336,117 @@ static int receive_rest(void *sock, zmq_msg_t *frame)
     return rc;
 }
 
+/* The size of frame f, which zmq_msg_recv returned as rc: ZeroMQ returns
+ * the size itself, clipped to INT_MAX, so only a frame of 2 GiB or more (or
+ * an rc that was not kept, -1) needs the zmq_msg_size call. */
+static inline size_t frame_size(zmq_msg_t *f, int rc)
+{
+    return rc >= 0 && rc < INT_MAX ? (size_t)rc : zmq_msg_size(f);
+}
+
+/* Read and drop the frames of the current message that are still to come
+ * (more: a frame was just read with ZMQ_RCVMORE), so that the next receive
+ * starts at a message boundary. */
+static __attribute__((noinline, cold)) void drop_rest(ipm_zmq *z, bool more)
+{
+    zmq_msg_t extra;
+    while (more) {
+        zmq_msg_init(&extra);
+        more = receive_rest(z->sock, &extra) >= 0 && zmq_msg_more(&extra);
+        zmq_msg_close(&extra);
+    }
+}
+
+static __attribute__((noinline, cold)) ipm_status receive_no_memory(ipm_zmq *z, bool more)
+{
+    drop_rest(z, more);
+    return ipm_set_error(IPM_ENOMEM, "%s: out of memory receiving on '%s'", z->plugin,
+                         z->endpoint);
+}
+
+/* Metadata up to this many bytes is copied by a byte loop: DAQ topics are
+ * a few bytes, for which the loop costs less than the calls of strnlen and
+ * memcpy. */
+#define METADATA_LOOP_MAX 16
+
+/* Copy the metadata frame (n bytes at src) up to its first NUL into dst
+ * (room for n + 1), NUL-terminated, so that metadata_size is its strlen. */
+static inline size_t copy_metadata(char *dst, const char *src, size_t n)
+{
+    size_t len = 0;
+    if (n <= METADATA_LOOP_MAX) {
+        while (len < n && src[len] != '\0') {
+            dst[len] = src[len];
+            len++;
+        }
+    } else {
+        len = strnlen(src, n);
+        memcpy(dst, src, len);
+    }
+    dst[len] = '\0';
+    return len;
+}
+
+/* A single frame comes from a foreign peer (a plain PUSH or PUB): it is the
+ * data, with empty metadata. */
+static __attribute__((noinline)) ipm_status receive_single(ipm_zmq *z, ipm_message *msg)
+{
+    zmq_holder *h = holder_get(0);
+    if (h == NULL) return receive_no_memory(z, false);
+    h->metadata[0] = '\0';
+    zmq_msg_init(&h->data);
+    zmq_msg_move(&h->data, &z->first);
+    msg->data = zmq_msg_data(&h->data);
+    msg->size = zmq_msg_size(&h->data);
+    msg->metadata = h->metadata;
+    msg->metadata_size = 0;
+    msg->opaque_[0] = h;
+    return IPM_OK;
+}
+
 ipm_status ipm__zmq_receive(void *state, ipm_message *msg, int timeout_ms)
 {
     ipm_zmq *z = state;
-    zmq_msg_t first;
-    zmq_msg_init(&first);
-    ipm_status st = receive_first(z, &first, timeout_ms);
-    if (st != IPM_OK) {
-        zmq_msg_close(&first);
-        return st;
+    /* Fast path: a message is waiting, taken without a clock read or a
+     * timeout option (as the send's fast path). Only an empty queue waits,
+     * in receive_waiting. */
+    int first_rc = zmq_msg_recv(&z->first, z->sock, ZMQ_DONTWAIT);
+    if (first_rc < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            return ipm_set_error(IPM_ESYS, "%s: receive on '%s' failed: %s", z->plugin,
+                                 z->endpoint, zmq_strerror(errno));
+        ipm_status st = receive_waiting(z, timeout_ms);
+        if (st != IPM_OK) return st;
     }
+    if (!zmq_msg_get(&z->first, ZMQ_MORE)) return receive_single(z, msg);
 
-    /* A single frame comes from a foreign peer (a plain PUSH or PUB): it is
-     * the data, with empty metadata. Otherwise frame one is the metadata,
-     * copied up to its first NUL so that metadata_size is its strlen. */
-    bool more = zmq_msg_more(&first);
-    const char *meta = more ? zmq_msg_data(&first) : "";
-    size_t meta_len = more ? strnlen(meta, zmq_msg_size(&first)) : 0;
-    zmq_holder *h = holder_get(meta_len);
-    if (h == NULL) {
-        zmq_msg_close(&first);
-        while (more) { /* keep the socket at a message boundary */
-            zmq_msg_init(&first);
-            more = receive_rest(z->sock, &first) >= 0 && zmq_msg_more(&first);
-            zmq_msg_close(&first);
-        }
-        return ipm_set_error(IPM_ENOMEM, "%s: out of memory receiving on '%s'", z->plugin,
-                             z->endpoint);
-    }
-    memcpy(h->metadata, meta, meta_len);
-    h->metadata[meta_len] = '\0';
+    /* Frame one is the metadata, frame two the data, held (not copied) in
+     * the holder until release. */
+    const char *meta = zmq_msg_data(&z->first);
+    size_t meta_size = frame_size(&z->first, first_rc);
+    zmq_holder *h = holder_get(meta_size);
+    if (h == NULL) return receive_no_memory(z, true);
+    size_t meta_len = copy_metadata(h->metadata, meta, meta_size);
     zmq_msg_init(&h->data);
-    if (!more) {
-        zmq_msg_move(&h->data, &first);
-    } else if (receive_rest(z->sock, &h->data) < 0) {
+    int data_rc = receive_rest(z->sock, &h->data);
+    if (data_rc < 0) {
         int e = errno;
-        zmq_msg_close(&first);
         zmq_msg_close(&h->data);
         holder_put(h);
         return ipm_set_error(IPM_ESYS, "%s: incomplete message on '%s': %s", z->plugin,
                              z->endpoint, zmq_strerror(e));
     }
-    zmq_msg_close(&first);
 
     /* Frames beyond the second are not part of the wire format: read and
      * drop them so that the next receive starts at a message boundary. */
-    if (zmq_msg_more(&h->data)) {
-        zmq_msg_t extra;
-        bool again = true;
-        while (again) {
-            zmq_msg_init(&extra);
-            again = receive_rest(z->sock, &extra) >= 0 && zmq_msg_more(&extra);
-            zmq_msg_close(&extra);
-        }
+    if (zmq_msg_get(&h->data, ZMQ_MORE)) { /* zmq_msg_more, one call less */
+        drop_rest(z, true);
         ipm_log(IPM_LOG_DEBUG, "%s: dropped extra frames of a message on '%s'", z->plugin,
                 z->endpoint);
     }
 
     msg->data = zmq_msg_data(&h->data);
-    msg->size = zmq_msg_size(&h->data);
+    msg->size = frame_size(&h->data, data_rc);
     msg->metadata = h->metadata;
     msg->metadata_size = meta_len;
     msg->opaque_[0] = h;
