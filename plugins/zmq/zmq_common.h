@@ -76,6 +76,8 @@ typedef struct ipm_zmq {
      * careful raw-libzmq application reuses its zmq_msg_t. Its content (the
      * metadata, already copied out) lasts until the next receive. */
     zmq_msg_t first;
+    /* Receives left that skip the try at once (zmq_wire.c). */
+    unsigned wait_first;
     /* Subscriber: endpoints connected so far (exact strings, after trimming),
      * so that connecting again with an overlapping list adds only new ones. */
     char **peers;

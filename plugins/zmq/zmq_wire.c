@@ -315,6 +315,10 @@ void ipm__zmq_loan_return(void *state, void *buf)
     free((zmq_loan *)buf - 1);
 }
 
+/* Receives that go straight to the timed wait after a try at once found
+ * nothing (see ipm__zmq_receive). */
+#define WAIT_FIRST_RUN 16
+
 static __attribute__((noinline, cold)) ipm_status receive_timed_out(ipm_zmq *z,
                                                                     int timeout_ms)
 {
@@ -322,14 +326,16 @@ static __attribute__((noinline, cold)) ipm_status receive_timed_out(ipm_zmq *z,
                          z->plugin, z->endpoint, timeout_ms);
 }
 
-/* Receive the first frame into z->first, waiting up to timeout_ms, after
- * a try at once found nothing (or was interrupted). The deadline is ours,
- * not ZeroMQ's: its clock has millisecond steps and may give up to 1 ms
- * early, and a signal interrupts it; both cases wait again for the rest.
- * Out of line: only a receive that has to wait reads the clock. */
-static __attribute__((noinline)) ipm_status receive_waiting(ipm_zmq *z, int timeout_ms)
+/* Receive the first frame into z->first, waiting up to timeout_ms; tried:
+ * a try at once has just found nothing (errno says why). The deadline is
+ * ours, not ZeroMQ's: its clock has millisecond steps and may give up to
+ * 1 ms early, and a signal interrupts it; both cases wait again for the
+ * rest. Out of line: only a receive that may wait reads the clock. */
+static __attribute__((noinline)) ipm_status receive_waiting(ipm_zmq *z, int timeout_ms,
+                                                            bool tried)
 {
-    if (errno == EAGAIN && timeout_ms == 0) return receive_timed_out(z, timeout_ms);
+    if (tried && errno == EAGAIN && timeout_ms == 0)
+        return receive_timed_out(z, timeout_ms);
     int64_t deadline = ipm_deadline_ns(timeout_ms);
     /* The first wait is the whole timeout: the clock was read just now, so
      * only later turns need to ask it what is left. */
@@ -432,14 +438,26 @@ ipm_status ipm__zmq_receive(void *state, ipm_message *msg, int timeout_ms)
 {
     ipm_zmq *z = state;
     /* Fast path: a message is waiting, taken without a clock read or a
-     * timeout option (as the send's fast path). Only an empty queue waits,
-     * in receive_waiting. */
-    int first_rc = zmq_msg_recv(&z->first, z->sock, ZMQ_DONTWAIT);
-    if (first_rc < 0) {
-        if (errno != EAGAIN && errno != EINTR)
-            return ipm_set_error(IPM_ESYS, "%s: receive on '%s' failed: %s", z->plugin,
-                                 z->endpoint, zmq_strerror(errno));
-        ipm_status st = receive_waiting(z, timeout_ms);
+     * timeout option (as the send's fast path). A try that finds the queue
+     * empty costs ZeroMQ a poll of its mailbox, a system call, before the
+     * wait itself; so after one, the next WAIT_FIRST_RUN receives go
+     * straight to the timed wait, which takes a message that is there at
+     * once all the same. A stream keeps the fast path; a ping-pong, where
+     * every receive waits, pays the empty try once in WAIT_FIRST_RUN + 1. */
+    int first_rc = -1;
+    if (z->wait_first == 0) {
+        first_rc = zmq_msg_recv(&z->first, z->sock, ZMQ_DONTWAIT);
+        if (first_rc < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                return ipm_set_error(IPM_ESYS, "%s: receive on '%s' failed: %s",
+                                     z->plugin, z->endpoint, zmq_strerror(errno));
+            z->wait_first = WAIT_FIRST_RUN;
+            ipm_status st = receive_waiting(z, timeout_ms, true);
+            if (st != IPM_OK) return st;
+        }
+    } else {
+        z->wait_first--;
+        ipm_status st = receive_waiting(z, timeout_ms, false);
         if (st != IPM_OK) return st;
     }
     if (!zmq_msg_get(&z->first, ZMQ_MORE)) return receive_single(z, msg);
