@@ -20,6 +20,7 @@ static ipm_status create(const char *type, unsigned roles, const char *want,
     ipm_receiver *r = calloc(1, sizeof *r);
     if (!r) return ipm_set_error(IPM_ENOMEM, "creating %s: out of memory", pl->name);
     r->plugin = pl;
+    r->receive = pl->ops->receive;
     st = ipm__fork_stamp(&r->owner, pl->name);
     if (st != IPM_OK) {
         free(r);
@@ -122,28 +123,6 @@ bool ipm_receiver_can_receive(const ipm_receiver *r)
     return r && atomic_load(&r->connected) && !atomic_load(&r->cb_registered);
 }
 
-static ipm_status check_receive(ipm_receiver *r, ipm_message *msg, int timeout_ms,
-                                const char *fn)
-{
-    if (!r || !msg)
-        return ipm_set_error(IPM_EINVAL, "%s: %s is NULL", fn,
-                             !r ? "receiver" : "message");
-    memset(msg, 0, sizeof *msg);
-    if (ipm__forked(&r->owner)) return ipm__forked_error(&r->owner, fn, r->plugin->name);
-    if (!atomic_load(&r->connected))
-        return ipm_set_error(
-            IPM_ESTATE,
-            "%s on a %s that is not connected; call ipm_receiver_connect first", fn,
-            r->plugin->name);
-    if (atomic_load(&r->cb_registered))
-        return ipm_set_error(IPM_ESTATE,
-                             "%s: a callback owns this %s; unregister it with "
-                             "ipm_receiver_set_callback(r, NULL, NULL) first",
-                             fn, r->plugin->name);
-    if (timeout_ms < IPM_BLOCK) return ipm__bad_timeout(fn, timeout_ms);
-    return IPM_OK;
-}
-
 #define CLOSING 1u /* bit 0 of r->inside; the count is in steps of 2 */
 
 static bool closing(ipm_receiver *r)
@@ -153,23 +132,31 @@ static bool closing(ipm_receiver *r)
 
 /* Count the caller in; false if the receiver is already closing (the caller
  * is counted in all the same and must leave()). */
-static bool enter(ipm_receiver *r)
+static inline bool enter(ipm_receiver *r)
 {
     return !(atomic_fetch_add(&r->inside, 2) & CLOSING);
 }
 
-/* Count the caller out. While closing, the count drops under closing_lock,
- * where destroy reads it: destroy cannot see zero and free r before this
- * thread has let go of the lock, and nothing of r is touched after that. */
-static void leave(ipm_receiver *r)
+/* leave() of a receiver that is closing: the count drops under
+ * closing_lock, where destroy reads it. */
+static __attribute__((noinline)) void leave_closing(ipm_receiver *r)
 {
-    unsigned v = atomic_load(&r->inside);
-    while (!(v & CLOSING))
-        if (atomic_compare_exchange_weak(&r->inside, &v, v - 2)) return;
     pthread_mutex_lock(&r->closing_lock);
     atomic_fetch_sub(&r->inside, 2);
     pthread_cond_broadcast(&r->left);
     pthread_mutex_unlock(&r->closing_lock);
+}
+
+/* Count the caller out. While closing, the count drops under closing_lock,
+ * where destroy reads it: destroy cannot see zero and free r before this
+ * thread has let go of the lock, and nothing of r is touched after that.
+ * Inline: it is on every receive's path, the closing case is not. */
+static inline void leave(ipm_receiver *r)
+{
+    unsigned v = atomic_load(&r->inside);
+    while (!(v & CLOSING))
+        if (atomic_compare_exchange_weak(&r->inside, &v, v - 2)) return;
+    leave_closing(r);
 }
 
 static ipm_status destroyed_error(const ipm_receiver *r, const char *fn)
@@ -205,14 +192,65 @@ static ipm_status sliced_wait(ipm_receiver *r, ipm_message *msg, int64_t deadlin
                          r->plugin->name, ep ? ep : "", timeout_ms);
 }
 
+/* The checks of API.md section 3 before a receive, with the error of the
+ * first that fails; out of line, as the fast path below only tests them. */
+static __attribute__((noinline, cold)) ipm_status
+check_receive(ipm_receiver *r, ipm_message *msg, int timeout_ms, const char *fn)
+{
+    if (!r || !msg)
+        return ipm_set_error(IPM_EINVAL, "%s: %s is NULL", fn,
+                             !r ? "receiver" : "message");
+    memset(msg, 0, sizeof *msg);
+    if (ipm__forked(&r->owner)) return ipm__forked_error(&r->owner, fn, r->plugin->name);
+    if (!atomic_load(&r->connected))
+        return ipm_set_error(
+            IPM_ESTATE,
+            "%s on a %s that is not connected; call ipm_receiver_connect first", fn,
+            r->plugin->name);
+    if (atomic_load(&r->cb_registered))
+        return ipm_set_error(IPM_ESTATE,
+                             "%s: a callback owns this %s; unregister it with "
+                             "ipm_receiver_set_callback(r, NULL, NULL) first",
+                             fn, r->plugin->name);
+    if (timeout_ms < IPM_BLOCK) return ipm__bad_timeout(fn, timeout_ms);
+    return IPM_OK;
+}
+
+/* True if every check of check_receive passes: the test alone, so that a
+ * receive that may go ahead pays a few compares and no call. */
+static inline bool receive_allowed(const ipm_receiver *r, const ipm_message *msg,
+                                   int timeout_ms)
+{
+    return r && msg && !ipm__forked(&r->owner) && atomic_load(&r->connected) &&
+           !atomic_load(&r->cb_registered) && timeout_ms >= IPM_BLOCK;
+}
+
+/* The rest of a long wait whose first slice ran out (out of line: only a
+ * receive that waits longer than a slice gets here). */
+static __attribute__((noinline)) ipm_status
+sliced_wait_rest(ipm_receiver *r, ipm_message *msg, int timeout_ms, const char *fn)
+{
+    int64_t deadline =
+        timeout_ms < 0 ? -1 : ipm_deadline_ns(timeout_ms - IPM__RECEIVE_SLICE_MS);
+    return sliced_wait(r, msg, deadline, timeout_ms, fn);
+}
+
 /* Receive for the application, waiting in slices when the wait is long.
  * The fast path (a message waiting, a short or no wait) is the plugin's own
- * receive between two atomic operations: no clock, no lock. */
-static ipm_status receive_waiting(ipm_receiver *r, ipm_message *msg, int timeout_ms,
-                                  const char *fn)
+ * receive between two atomic operations: no clock, no lock, no call layer
+ * of the core's own (ipm__receive_raw is inline). */
+static inline __attribute__((always_inline)) ipm_status
+receive_checked(ipm_receiver *r, ipm_message *msg, int timeout_ms, const char *fn)
 {
+    if (!receive_allowed(r, msg, timeout_ms)) {
+        /* Another thread may have changed the state since the test: the
+         * full checks decide. */
+        ipm_status st = check_receive(r, msg, timeout_ms, fn);
+        if (st != IPM_OK) return st;
+    }
     ipm_status st;
     if (!enter(r)) {
+        memset(msg, 0, sizeof *msg);
         st = destroyed_error(r, fn);
     } else if (timeout_ms >= 0 && timeout_ms <= IPM__RECEIVE_SLICE_MS) {
         st = ipm__receive_raw(r, msg, timeout_ms);
@@ -221,11 +259,7 @@ static ipm_status receive_waiting(ipm_receiver *r, ipm_message *msg, int timeout
          * taken without one. A slice that ran out took at least its time
          * (the plugin contract), so the rest of the wait is what is left. */
         st = ipm__receive_raw(r, msg, IPM__RECEIVE_SLICE_MS);
-        if (st == IPM_ETIMEDOUT) {
-            int64_t deadline =
-                timeout_ms < 0 ? -1 : ipm_deadline_ns(timeout_ms - IPM__RECEIVE_SLICE_MS);
-            st = sliced_wait(r, msg, deadline, timeout_ms, fn);
-        }
+        if (st == IPM_ETIMEDOUT) st = sliced_wait_rest(r, msg, timeout_ms, fn);
     }
     leave(r);
     return st;
@@ -233,15 +267,13 @@ static ipm_status receive_waiting(ipm_receiver *r, ipm_message *msg, int timeout
 
 ipm_status ipm_receive(ipm_receiver *r, ipm_message *msg, int timeout_ms)
 {
-    ipm_status st = check_receive(r, msg, timeout_ms, "ipm_receive");
-    return st == IPM_OK ? receive_waiting(r, msg, timeout_ms, "ipm_receive") : st;
+    return receive_checked(r, msg, timeout_ms, "ipm_receive");
 }
 
 ipm_status ipm_receive_exact(ipm_receiver *r, ipm_message *msg, int timeout_ms,
                              size_t required_size)
 {
-    ipm_status st = check_receive(r, msg, timeout_ms, "ipm_receive_exact");
-    if (st == IPM_OK) st = receive_waiting(r, msg, timeout_ms, "ipm_receive_exact");
+    ipm_status st = receive_checked(r, msg, timeout_ms, "ipm_receive_exact");
     if (st == IPM_OK && msg->size != required_size)
         return ipm_set_error(
             IPM_ESIZE,

@@ -17,6 +17,7 @@ ipm_status ipm_sender_create(const char *type, ipm_sender **out)
         return ipm_set_error(IPM_ENOMEM, "ipm_sender_create(%s): out of memory",
                              pl->name);
     s->plugin = pl;
+    s->send = pl->ops->send;
     st = ipm__fork_stamp(&s->owner, pl->name);
     if (st == IPM_OK) st = pl->ops->create(&s->state);
     if (st != IPM_OK) {
@@ -66,8 +67,10 @@ bool ipm_sender_can_send(const ipm_sender *s)
     return s && s->connected;
 }
 
-ipm_status ipm_send(ipm_sender *s, const void *data, size_t size, int timeout_ms,
-                    const char *metadata)
+/* The checks of API.md section 3 before a send, with the error of the first
+ * that fails; out of line, as ipm_send only tests them on its fast path. */
+static __attribute__((noinline, cold)) ipm_status
+check_send(ipm_sender *s, const void *data, size_t size, int timeout_ms)
 {
     if (!s) return ipm_set_error(IPM_EINVAL, "ipm_send: sender is NULL");
     if (ipm__forked(&s->owner))
@@ -81,9 +84,19 @@ ipm_status ipm_send(ipm_sender *s, const void *data, size_t size, int timeout_ms
     if (!data && size > 0)
         return ipm_set_error(IPM_EINVAL, "ipm_send: data is NULL but size is %zu", size);
     if (timeout_ms < IPM_BLOCK) return ipm__bad_timeout("ipm_send", timeout_ms);
+    return IPM_OK;
+}
+
+ipm_status ipm_send(ipm_sender *s, const void *data, size_t size, int timeout_ms,
+                    const char *metadata)
+{
+    if (!s || ipm__forked(&s->owner) || !s->connected || (!data && size > 0) ||
+        timeout_ms < IPM_BLOCK) {
+        ipm_status st = check_send(s, data, size, timeout_ms);
+        if (st != IPM_OK) return st;
+    }
     if (!metadata) metadata = "";
-    ipm_status st = s->plugin->ops->send(s->state, data, size, metadata, strlen(metadata),
-                                         timeout_ms);
+    ipm_status st = s->send(s->state, data, size, metadata, strlen(metadata), timeout_ms);
     if (st == IPM_OK) ipm__sender_count(s, size);
     return st;
 }

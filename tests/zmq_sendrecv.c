@@ -107,6 +107,99 @@ static void test_metadata_round_trip(void **state)
     ipm_receiver_destroy(r);
 }
 
+/* ---- received messages held at once, released in any order ---- */
+
+/* A byte of message i at offset k: every message's content is its own. */
+static unsigned char held_byte(size_t i, size_t k)
+{
+    return (unsigned char)(i * 131 + k * 7 + 1);
+}
+
+struct release_job {
+    ipm_message *m;
+    size_t n;
+};
+
+static void *release_all(void *arg)
+{
+    struct release_job *job = arg;
+    for (size_t i = 0; i < job->n; i++)
+        ipm_message_release(&job->m[i]);
+    return NULL;
+}
+
+/* Sizes on both sides of the frame size a released holder keeps (1 KiB)
+ * and metadata on both sides of the byte-loop copy (16 bytes) and of a new
+ * holder's room (64 bytes). Messages are held several at once and released
+ * out of order, some on another thread: a message's data and metadata stay
+ * intact however the holders are reused, until its own release. */
+static void test_held_messages_any_release_order(void **state)
+{
+    (void)state;
+    char name[128], ep[200];
+    snprintf(ep, sizeof ep, "inproc://%s", ipm_test_unique(name, sizeof name, "held"));
+    ipm_receiver *r;
+    IPM_ASSERT_OK(ipm_receiver_create("ZmqReceiver", &r));
+    zt_connect_receiver(r, ep, NULL);
+    ipm_sender *s;
+    IPM_ASSERT_OK(ipm_sender_create("ZmqSender", &s));
+    zt_connect_sender(s, ep, NULL);
+
+    static const size_t sizes[] = {64, 1024, 1025, 0, 70000, 5, 1023, 4096, 1, 64};
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    static const size_t meta_lens[] = {0, 1, 15, 16, 17, 63, 64, 65, 200, 2};
+    char metas[N][256];
+    unsigned char *bufs[N];
+    for (size_t i = 0; i < N; i++) {
+        for (size_t k = 0; k < meta_lens[i]; k++)
+            metas[i][k] = (char)('a' + (i + k) % 26);
+        metas[i][meta_lens[i]] = '\0';
+        bufs[i] = malloc(sizes[i] + 1);
+        assert_non_null(bufs[i]);
+        for (size_t k = 0; k < sizes[i]; k++)
+            bufs[i][k] = held_byte(i, k);
+    }
+    /* Three rounds: hold all, release backwards; hold all, release every
+     * other one early; hold all, release on another thread. */
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < N; i++)
+            IPM_ASSERT_OK(ipm_send(s, bufs[i], sizes[i], 5000, metas[i]));
+        ipm_message m[N];
+        for (size_t i = 0; i < N; i++) {
+            IPM_ASSERT_OK(ipm_receive(r, &m[i], 5000));
+            if (round == 1 && i % 2 == 1) ipm_message_release(&m[i - 1]);
+        }
+        for (size_t i = 0; i < N; i++) {
+            if (round == 1 && i % 2 == 0) continue; /* released above */
+            assert_int_equal(m[i].size, sizes[i]);
+            for (size_t k = 0; k < sizes[i]; k++)
+                if (((const unsigned char *)m[i].data)[k] != held_byte(i, k))
+                    fail_msg("round %d, message %zu: byte %zu changed", round, i, k);
+            assert_string_equal(m[i].metadata, metas[i]);
+            assert_int_equal(m[i].metadata_size, meta_lens[i]);
+        }
+        if (round == 0) {
+            for (size_t i = N; i-- > 0;)
+                ipm_message_release(&m[i]);
+        } else if (round == 1) {
+            for (size_t i = 1; i < N; i += 2)
+                ipm_message_release(&m[i]);
+        } else {
+            struct release_job job = {m, N};
+            pthread_t t;
+            assert_int_equal(pthread_create(&t, NULL, release_all, &job), 0);
+            assert_int_equal(pthread_join(t, NULL), 0);
+        }
+    }
+    ipm_stats st;
+    ipm_receiver_stats(r, &st);
+    assert_int_equal(st.messages, 3 * N);
+    for (size_t i = 0; i < N; i++)
+        free(bufs[i]);
+    ipm_sender_destroy(s);
+    ipm_receiver_destroy(r);
+}
+
 static void test_state_before_connect(void **state)
 {
     (void)state;
@@ -530,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_sixteen_mib),
         cmocka_unit_test(test_empty_messages),
         cmocka_unit_test(test_metadata_round_trip),
+        cmocka_unit_test(test_held_messages_any_release_order),
         cmocka_unit_test(test_state_before_connect),
         cmocka_unit_test(test_null_data),
         cmocka_unit_test(test_receive_exact_mismatch),

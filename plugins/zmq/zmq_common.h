@@ -20,6 +20,7 @@
 #include <pthread.h>
 
 #include <ipm/plugin.h>
+#include <zmq.h>
 
 /* Default ZMQ_LINGER for every socket, in ms: how long unsent messages are
  * kept after destroy. Bounded so that destroy and process exit never hang. */
@@ -68,6 +69,15 @@ typedef struct ipm_zmq {
      * steady timeout costs no setsockopt per message. */
     int sndtimeo;
     int rcvtimeo;
+    /* Receiving types: the frame each receive reads a message's first
+     * (metadata) frame into. It stays initialised from create to destroy,
+     * so a receive needs no zmq_msg_init/zmq_msg_close of its own: ZeroMQ
+     * closes what the frame held when the next frame is read into it, as a
+     * careful raw-libzmq application reuses its zmq_msg_t. Its content (the
+     * metadata, already copied out) lasts until the next receive. */
+    zmq_msg_t first;
+    /* Receives left that skip the try at once (zmq_wire.c). */
+    unsigned wait_first;
     /* Subscriber: endpoints connected so far (exact strings, after trimming),
      * so that connecting again with an overlapping list adds only new ones. */
     char **peers;

@@ -156,6 +156,7 @@ ipm_status ipm__zmq_create(const char *plugin, int zmq_type, void **state)
     z->type = zmq_type;
     z->sndtimeo = -1; /* ZeroMQ's defaults */
     z->rcvtimeo = -1;
+    zmq_msg_init(&z->first); /* cannot fail: an empty frame allocates nothing */
     /* The name carries the pid: a child forked after its parent made the
      * context must not use it (its I/O threads exist only in the parent), so
      * it gets a context of its own. */
@@ -206,6 +207,7 @@ void ipm__zmq_destroy(void *state)
     ipm_zmq *z = state;
     if (z == NULL) return;
     zmq_close(z->sock);
+    zmq_msg_close(&z->first);
     if (z->zap_domain[0]) ipm__zmq_zap_unregister(z);
     for (size_t i = 0; i < z->npeers; i++)
         free(z->peers[i]);
