@@ -145,6 +145,20 @@ static void drop_batch(nats_receiver *r)
  * election over for as long as a receive waited (nats_cluster failed one
  * run in four). Creating a durable that exists with this configuration
  * returns it, so the retry binds the consumer once it is ready. */
+/* A consumer call that failed. One that timed out or found no responder
+ * is a cluster electing a leader (or a server coming back): it is
+ * IPM_ETIMEDOUT, so that a receive with a long timeout goes on waiting
+ * (the core calls the plugin again slice by slice, and the next call
+ * retries) instead of ending with an error the application would have to
+ * retry itself. nats_cluster saw one in CI, under ASan, when the stream's
+ * leader was killed. Anything else is IPM_ECONNECT. */
+static ipm_status consumer_error(const nats_receiver *r, const char *what, natsStatus s)
+{
+    bool electing = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS;
+    return ipm__nats_error(electing ? IPM_ETIMEDOUT : IPM_ECONNECT, "NatsReceiver",
+                           r->j.endpoint, what, s);
+}
+
 static ipm_status reset_consumer(nats_receiver *r)
 {
     drop_batch(r);
@@ -160,8 +174,7 @@ static ipm_status reset_consumer(nats_receiver *r)
     if (r->delete_first) {
         s = js_DeleteConsumer(r->j.js, r->j.stream, r->durable, &jo, &jerr);
         if (s != NATS_OK && s != NATS_NOT_FOUND)
-            return ipm__nats_error(IPM_ECONNECT, "NatsReceiver", r->j.endpoint,
-                                   "delete the old consumer", s);
+            return consumer_error(r, "delete the old consumer", s);
         r->delete_first = false;
     }
     jsConsumerConfig cc;
@@ -179,16 +192,14 @@ static ipm_status reset_consumer(nats_receiver *r)
         char what[160];
         snprintf(what, sizeof what, "create consumer '%s' (JetStream error %d)",
                  r->durable, (int)jerr);
-        return ipm__nats_error(IPM_ECONNECT, "NatsReceiver", r->j.endpoint, what, s);
+        return consumer_error(r, what, s);
     }
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = r->j.stream;
     so.Consumer = r->durable;
     s = js_PullSubscribe(&r->sub, r->j.js, r->j.ep.subject, r->durable, &jo, &so, &jerr);
-    if (s != NATS_OK)
-        return ipm__nats_error(IPM_ECONNECT, "NatsReceiver", r->j.endpoint,
-                               "subscribe to the consumer", s);
+    if (s != NATS_OK) return consumer_error(r, "subscribe to the consumer", s);
     r->resync = true;
     r->failures = 0;
     r->active_ns = ipm_now_ns();
@@ -247,6 +258,13 @@ static ipm_status receiver_connect(void *state, const ipm_params *p)
     st = ipm__nats_js_open(&r->j, "NatsReceiver", p, NULL, NULL);
     if (st != IPM_OK) return st;
     st = restart_consumer(r);
+    /* At connect, a consumer that cannot be made is a connection failure,
+     * whatever the reason. */
+    if (st == IPM_ETIMEDOUT) {
+        char why[1024]; /* a copy: ipm_set_error writes where the text is */
+        snprintf(why, sizeof why, "%s", ipm_last_error());
+        st = ipm_set_error(IPM_ECONNECT, "%s", why);
+    }
     if (st != IPM_OK) {
         if (r->sub) natsSubscription_Destroy(r->sub);
         r->sub = NULL;
