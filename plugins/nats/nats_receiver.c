@@ -154,9 +154,14 @@ static void drop_batch(nats_receiver *r)
  * leader was killed. Anything else is IPM_ECONNECT. */
 static ipm_status consumer_error(const nats_receiver *r, const char *what, natsStatus s)
 {
-    bool electing = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS;
-    return ipm__nats_error(electing ? IPM_ETIMEDOUT : IPM_ECONNECT, "NatsReceiver",
-                           r->j.endpoint, what, s);
+    if (s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS)
+        return ipm__nats_error(IPM_ECONNECT, "NatsReceiver", r->j.endpoint, what, s);
+    char w[240];
+    snprintf(w, sizeof w,
+             "%s (no answer yet: is the cluster electing a leader? the next receive "
+             "tries again)",
+             what);
+    return ipm__nats_error(IPM_ETIMEDOUT, "NatsReceiver", r->j.endpoint, w, s);
 }
 
 static ipm_status reset_consumer(nats_receiver *r)

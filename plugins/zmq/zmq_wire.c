@@ -164,7 +164,7 @@ static void loan_free(void *data, void *hint)
 }
 
 /* The data frame: a copy of data, or the loaned buffer itself. */
-static int send_data(ipm_zmq *z, const void *data, size_t size, zmq_loan *loan)
+static inline int send_data(ipm_zmq *z, const void *data, size_t size, zmq_loan *loan)
 {
     if (!loan) return zmq_send(z->sock, data, size, ZMQ_DONTWAIT);
     zmq_msg_t m;
@@ -196,7 +196,7 @@ static __attribute__((noinline, cold)) int send_failed(ipm_zmq *z)
  * message back (EAGAIN with DONTWAIT), nothing was delivered, and the
  * caller starts over so that another or a reconnected peer can take it.
  * 1: sent; 0: rolled back; -1: a ZeroMQ error, set as IPM_ESYS. */
-static int finish_data(ipm_zmq *z, const void *data, size_t size, zmq_loan *loan)
+static inline int finish_data(ipm_zmq *z, const void *data, size_t size, zmq_loan *loan)
 {
     for (;;) {
         if (send_data(z, data, size, loan) >= 0) return 1;
@@ -210,8 +210,9 @@ static int finish_data(ipm_zmq *z, const void *data, size_t size, zmq_loan *loan
  * up to ZMQ_SNDTIMEO, ZMQ_DONTWAIT does not). 1: sent; 0: not taken, with
  * nothing delivered (no room, a signal, or the rollback that finish_data
  * describes); -1: a ZeroMQ error, set as IPM_ESYS. */
-static int send_once(ipm_zmq *z, const void *data, size_t size, const char *metadata,
-                     size_t metadata_size, int meta_flags, zmq_loan *loan)
+static inline int send_once(ipm_zmq *z, const void *data, size_t size,
+                            const char *metadata, size_t metadata_size, int meta_flags,
+                            zmq_loan *loan)
 {
     if (zmq_send(z->sock, metadata, metadata_size, ZMQ_SNDMORE | meta_flags) >= 0)
         return finish_data(z, data, size, loan);
@@ -247,10 +248,14 @@ send_waiting(ipm_zmq *z, const void *data, size_t size, const char *metadata,
         z->plugin, z->endpoint, timeout_ms);
 }
 
-/* The loan send: loan's bytes; one try at once, then the wait above. */
-static ipm_status send_message(ipm_zmq *z, const void *data, size_t size,
-                               const char *metadata, size_t metadata_size, int timeout_ms,
-                               zmq_loan *loan)
+/* The send op and the loan send (data is a copy's source, or loan's
+ * bytes). Fast path: a peer with room takes both frames at once, with no
+ * clock read and no timeout option; only a message that must wait pays
+ * for the deadline (send_waiting). Inline, so that the send op is the two
+ * zmq_send calls and a few tests. */
+static inline ipm_status send_message(ipm_zmq *z, const void *data, size_t size,
+                                      const char *metadata, size_t metadata_size,
+                                      int timeout_ms, zmq_loan *loan)
 {
     int sent = send_once(z, data, size, metadata, metadata_size, ZMQ_DONTWAIT, loan);
     if (sent != 0) return sent > 0 ? IPM_OK : IPM_ESYS;
@@ -261,30 +266,9 @@ ipm_status ipm__zmq_send(void *state, const void *data, size_t size, const char 
                          size_t metadata_size, int timeout_ms)
 {
     static const char empty[1] = "";
-    ipm_zmq *z = state;
     if (data == NULL)
         data = empty; /* size is 0: ZeroMQ copies nothing, but wants a pointer */
-    /* Fast path: a peer with room takes both frames at once, with no clock
-     * read and no timeout option; only a message that must wait pays for
-     * the deadline (send_waiting). A data frame that fails is settled as in
-     * finish_data: a signal retries it (the metadata frame is still
-     * pending), a rollback (EAGAIN) starts over in send_waiting. It must not
-     * simply be sent again after a rollback: alone, it would go out as a
-     * message of one frame. */
-    if (zmq_send(z->sock, metadata, metadata_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
-        if (zmq_send(z->sock, data, size, ZMQ_DONTWAIT) >= 0) return IPM_OK;
-        if (errno == EINTR) {
-            int sent = finish_data(z, data, size, NULL);
-            if (sent != 0) return sent > 0 ? IPM_OK : IPM_ESYS;
-        } else if (errno != EAGAIN) {
-            send_failed(z);
-            return IPM_ESYS;
-        }
-    } else if (errno != EAGAIN && errno != EINTR) {
-        send_failed(z);
-        return IPM_ESYS;
-    }
-    return send_waiting(z, data, size, metadata, metadata_size, timeout_ms, NULL);
+    return send_message(state, data, size, metadata, metadata_size, timeout_ms, NULL);
 }
 
 ipm_status ipm__zmq_loan(void *state, size_t size, int timeout_ms, void **buf)
