@@ -145,8 +145,9 @@ static void drop_batch(nats_receiver *r)
  * election over for as long as a receive waited (nats_cluster failed one
  * run in four). Creating a durable that exists with this configuration
  * returns it, so the retry binds the consumer once it is ready. */
-/* A consumer call that failed. One that timed out or found no responder
- * is a cluster electing a leader (or a server coming back): it is
+/* A consumer call that failed. One that timed out, found no responder or
+ * was refused while reconnecting is a cluster electing a leader or a link
+ * coming back: it is
  * IPM_ETIMEDOUT, so that a receive with a long timeout goes on waiting
  * (the core calls the plugin again slice by slice, and the next call
  * retries) instead of ending with an error the application would have to
@@ -154,12 +155,17 @@ static void drop_batch(nats_receiver *r)
  * leader was killed. Anything else is IPM_ECONNECT. */
 static ipm_status consumer_error(const nats_receiver *r, const char *what, natsStatus s)
 {
-    if (s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS)
+    /* A connection that is reconnecting (a host cut off) refuses requests
+     * at once: NATS_INSUFFICIENT_BUFFER, as it keeps no reconnect buffer. */
+    bool transient = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ||
+                     s == NATS_INSUFFICIENT_BUFFER ||
+                     natsConnection_Status(r->j.nc) == NATS_CONN_STATUS_RECONNECTING;
+    if (!transient)
         return ipm__nats_error(IPM_ECONNECT, "NatsReceiver", r->j.endpoint, what, s);
     char w[240];
     snprintf(w, sizeof w,
-             "%s (no answer yet: is the cluster electing a leader? the next receive "
-             "tries again)",
+             "%s (no answer yet: is the connection reconnecting, or the cluster "
+             "electing a leader? the next receive tries again)",
              what);
     return ipm__nats_error(IPM_ETIMEDOUT, "NatsReceiver", r->j.endpoint, w, s);
 }
