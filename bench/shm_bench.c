@@ -451,6 +451,8 @@ static void print_table(void)
 
 /* ------------------------------------------------ loans and fan-in */
 
+#define SHM_LANE (8u << 20) /* a lane's bytes when buffer_size is not set */
+
 /* One stream: nsenders processes each sending count messages of size
  * bytes to one ShmReceiver (this process's child). With loans, each
  * producer loans, writes every byte, and sends; the consumer reads every
@@ -462,6 +464,7 @@ typedef struct stream_arg {
     char extra[128];
     size_t size;
     long count; /* per sender */
+    long warm;  /* untimed messages per sender first: one lap of its lane */
     int nsenders;
     bool loans;
     bench_pipe *up;
@@ -479,20 +482,25 @@ static int stream_sink(stream_arg *a)
     }
     int64_t ready = 0;
     bench_put(a->up, &ready, sizeof ready);
-    /* One untimed message per sender first: the receiver maps a lane's
-     * pages when the lane first has data (128 MiB, 32768 page faults at
-     * ~2 us on this VM, would otherwise be a quarter of a 40 MiB row). A
-     * DAQ pays that once at start, not per message. */
-    for (int i = 0; i < a->nsenders; i++) {
+    /* One untimed lap of every lane first, read as the timed messages
+     * are. On this VM the first access to each page of a mapping costs
+     * ~4.7 us in each process even after MADV_POPULATE_WRITE (a 128 MiB
+     * populated tmpfs mapping: first memset 0.82 GB/s with 60 page faults,
+     * the second 24 GB/s), which made the first lap of a 128 MiB lane cost
+     * ~0.3 s and the first 500 k messages of a 4-lane fan-in run at
+     * 5.6 M/s. The fill and hand-off references touch their memory before
+     * they time it; a DAQ pays it once at start. */
+    uint64_t acc = 0;
+    for (long i = 0; i < a->warm * a->nsenders; i++) {
         ipm_message m;
         if (ipm_receive(r, &m, 20000) != IPM_OK) {
             fprintf(stderr, "stream sink warm-up: %s\n", ipm_last_error());
             return 2;
         }
+        if (a->loans) acc += bench_read_all(m.data, m.size);
         ipm_message_release(&m);
     }
     bench_put(a->up, &ready, sizeof ready);
-    uint64_t acc = 0;
     long total = a->count * a->nsenders;
     int64_t quarter = 0;
     for (long i = 0; i < total; i++) {
@@ -512,6 +520,17 @@ static int stream_sink(stream_arg *a)
     return 0;
 }
 
+/* One message of the stream: loaned, written and sent, or sent by copy. */
+static ipm_status stream_send(ipm_sender *s, const stream_arg *a, const void *buf, long i)
+{
+    if (!a->loans) return ipm_send(s, buf, a->size, 20000, "");
+    void *b;
+    ipm_status st = ipm_sender_loan(s, a->size, 20000, &b);
+    if (st != IPM_OK) return st;
+    memset(b, (int)i, a->size);
+    return ipm_send_loan(s, b, a->size, 20000, "");
+}
+
 static int stream_source(stream_arg *a, bench_pipe *go)
 {
     char spec[512];
@@ -522,40 +541,34 @@ static int stream_source(stream_arg *a, bench_pipe *go)
         return 1;
     }
     unsigned char *buf = a->loans ? NULL : calloc(1, a->size ? a->size : 1);
-    if (ipm_send(s, "w", 1, 20000, "warm-up") != IPM_OK) {
-        fprintf(stderr, "stream source warm-up: %s\n", ipm_last_error());
-        return 3;
-    }
+    for (long i = 0; i < a->warm; i++)
+        if (stream_send(s, a, buf, i) != IPM_OK) {
+            fprintf(stderr, "stream source warm-up: %s\n", ipm_last_error());
+            return 3;
+        }
     char c;
     if (!bench_get(go, &c, 1, 30000)) return 2;
-    for (long i = 0; i < a->count; i++) {
-        ipm_status st;
-        if (a->loans) {
-            void *b;
-            st = ipm_sender_loan(s, a->size, 20000, &b);
-            if (st == IPM_OK) {
-                memset(b, (int)i, a->size);
-                st = ipm_send_loan(s, b, a->size, 20000, "");
-            }
-        } else {
-            st = ipm_send(s, buf, a->size, 20000, "");
-        }
-        if (st != IPM_OK) {
+    for (long i = 0; i < a->count; i++)
+        if (stream_send(s, a, buf, i) != IPM_OK) {
             fprintf(stderr, "stream source %ld: %s\n", i, ipm_last_error());
             return 3;
         }
-    }
     free(buf);
     ipm_sender_destroy(s);
     return 0;
 }
 
-/* rate: messages per second over the whole run; steady (if not NULL):
- * over its last three quarters, past the start-up. */
+/* lane: the bytes of one sender's lane (extra's buffer_size, or the
+ * default). rate: messages per second over the whole run; steady (if not
+ * NULL): over its last three quarters. */
 static int stream_run(size_t size, long count, int nsenders, bool loans,
-                      const char *extra, double *rate, double *steady)
+                      const char *extra, size_t lane, double *rate, double *steady)
 {
-    stream_arg a = {.size = size, .count = count, .nsenders = nsenders, .loans = loans};
+    stream_arg a = {.size = size,
+                    .count = count,
+                    .warm = (long)(lane / (size ? size : 1)) + 1,
+                    .nsenders = nsenders,
+                    .loans = loans};
     static int counter;
     snprintf(a.ep, sizeof a.ep, "shm://ipm-bench-%d-s%d", (int)getpid(), counter++);
     snprintf(a.extra, sizeof a.extra, "%s", extra);
@@ -744,7 +757,7 @@ static void run_loans(void)
         snprintf(label, sizeof label, "loan write+read %s", names[i]);
         long count = quick ? L[i].count / 10 : L[i].count;
         double rate;
-        if (stream_run(L[i].size, count, 1, true, L[i].extra, &rate, NULL) == 0)
+        if (stream_run(L[i].size, count, 1, true, L[i].extra, L[i].set, &rate, NULL) == 0)
             record(label, true, COL_SHM, rate, rate * (double)L[i].size / 1e9, "shm",
                    "loan", L[i].size, "blocking");
         double bw = fill_bandwidth(L[i].size, L[i].set);
@@ -763,7 +776,9 @@ static void run_loans(void)
     double r[5];
     int nr = 0;
     for (int k = 0; k < 5; k++)
-        if (stream_run(64, quick ? 300000 : 3000000, 1, false, "", &r[nr], NULL) == 0) nr++;
+        if (stream_run(64, quick ? 300000 : 3000000, 1, false, "", SHM_LANE, &r[nr],
+                       NULL) == 0)
+            nr++;
     if (nr > 0) {
         qsort(r, (size_t)nr, sizeof r[0], cmp_double);
         if (!json)
@@ -778,28 +793,25 @@ static void run_loans(void)
         record("64 B blocking max", true, COL_SHM, r[nr - 1], r[nr - 1] * 64 / 1e9, "shm",
                "throughput-max", 64, "blocking");
     }
-    /* Fan-in over 8 M messages, and over their last three quarters. While
-     * the four lanes first fill (8 MiB each, ~350 k messages) five busy
-     * processes share two cores and the receiver gets ~2/5 of one (~5 M/s
-     * measured); once the lanes are full the senders sleep between
-     * wake-ups and the receiver has a core. A 2 M-message run was half
-     * start-up (0.6-0.7x of one sender); a DAQ runs for months. */
+    /* Fan-in of 4 senders beside one, over 8 M messages and over their
+     * last three quarters. */
     double one = 0, four = 0, one_st = 0, four_st = 0;
     long n = quick ? 400000 : 8000000;
-    if (stream_run(64, n, 1, false, "", &one, &one_st) == 0) {
+    if (stream_run(64, n, 1, false, "", SHM_LANE, &one, &one_st) == 0) {
         record("fan-in 64 B, 1 sender", true, COL_SHM, one, one * 64 / 1e9, "shm",
                "fan-in-1", 64, "blocking");
         record("fan-in 1 sender, last 3/4", true, COL_SHM, one_st, one_st * 64 / 1e9,
                "shm", "fan-in-1-steady", 64, "blocking");
     }
-    if (stream_run(64, n / 4, 4, false, "", &four, &four_st) == 0) {
+    if (stream_run(64, n / 4, 4, false, "", SHM_LANE, &four, &four_st) == 0) {
         record("fan-in 64 B, 4 senders", true, COL_SHM, four, four * 64 / 1e9, "shm",
                "fan-in-4", 64, "blocking");
         record("fan-in 4 senders, last 3/4", true, COL_SHM, four_st, four_st * 64 / 1e9,
                "shm", "fan-in-4-steady", 64, "blocking");
     }
     if (!json && one > 0 && four > 0)
-        fprintf(stderr, "  fan-in 4 senders / 1 sender: %.2fx whole run, %.2fx last 3/4\n",
+        fprintf(stderr,
+                "  fan-in 4 senders / 1 sender: %.2fx whole run, %.2fx last 3/4\n",
                 four / one, four_st / one_st);
 }
 
