@@ -483,13 +483,12 @@ static int stream_sink(stream_arg *a)
     int64_t ready = 0;
     bench_put(a->up, &ready, sizeof ready);
     /* One untimed lap of every lane first, read as the timed messages
-     * are. On this VM the first access to each page of a mapping costs
-     * ~4.7 us in each process even after MADV_POPULATE_WRITE (a 128 MiB
-     * populated tmpfs mapping: first memset 0.82 GB/s with 60 page faults,
-     * the second 24 GB/s), which made the first lap of a 128 MiB lane cost
-     * ~0.3 s and the first 500 k messages of a 4-lane fan-in run at
-     * 5.6 M/s. The fill and hand-off references touch their memory before
-     * they time it; a DAQ pays it once at start. */
+     * are, so that the rows measure the stream, not its start: the fill
+     * and hand-off references touch their memory before they time it
+     * too. (The first lap used to run 25x slower on this VM, whose first
+     * access to each page of a mapping costs ~4.7 us per process even
+     * after MADV_POPULATE_WRITE; the plugin now pays that at set-up,
+     * shm_segment.c's touch_pages.) */
     uint64_t acc = 0;
     for (long i = 0; i < a->warm * a->nsenders; i++) {
         ipm_message m;
