@@ -26,7 +26,7 @@
 #include <ipm/plugin.h>
 
 #define IPM_SHM_MAGIC 0x00004D48534D5049ull /* "IPMSHM\0\0" in memory order */
-#define IPM_SHM_VERSION 4u                  /* bump on any layout change */
+#define IPM_SHM_VERSION 5u                  /* bump on any layout change */
 #define IPM_SHM_LINE 64                     /* cache line: producer/consumer split */
 #define IPM_SHM_REC_ALIGN 32u               /* records start on 32-byte boundaries */
 #define IPM_SHM_MAX_METADATA 255u           /* bytes of topic/metadata, without NUL */
@@ -123,13 +123,14 @@ typedef struct ipm__shm_header {
     _Atomic uint64_t tail;      /* ring: oldest intact record position */
     _Atomic uint64_t pubver;    /* ring: 2 x messages published, odd while
                                    writing (seqlock for attach snapshots) */
-    _Atomic uint32_t data_word; /* futex: bumped when a reader sleeps */
+    _Atomic uint32_t data_word; /* ring: futex, bumped when a reader sleeps */
     unsigned char pad2_[IPM_SHM_LINE - 28];
 
-    /* line 3 (queue only; a ring's is in its wake area): 1 when a reader
-     * sleeps (or is about to) on data_word. The writer exchanges it back to
-     * 0 and wakes everyone, so a burst of messages costs one FUTEX_WAKE, and
-     * a reader that crashed asleep costs at most one. */
+    /* line 3 (queue only; a ring's is in its wake area): 1 when the
+     * receiver sleeps (or is about to), and the futex word it sleeps on.
+     * A sender exchanges it back to 0 and wakes everyone, so a burst of
+     * messages costs one FUTEX_WAKE, and a receiver that crashed asleep
+     * costs at most one. */
     _Atomic uint32_t data_waiters;
     unsigned char pad3_[IPM_SHM_LINE - 4];
 
@@ -320,8 +321,10 @@ void ipm__shm_claim_drop(ipm__shm_claim *c);
 /* ------------------------------------------------------------- waits */
 
 /* Sleep while *word == expected, at most timeout_ns (< 0: forever). Returns
- * when woken, on mismatch, on timeout or signal; the caller re-checks. */
-void ipm__shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns);
+ * when woken, on mismatch, on timeout or signal; the caller re-checks. True
+ * if woken by a FUTEX_WAKE or the word did not hold expected; false on a
+ * timeout, a signal or timeout_ns == 0. */
+bool ipm__shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns);
 
 /* Wake every sleeper on word; returns how many were woken. */
 int ipm__shm_futex_wake(_Atomic uint32_t *word);

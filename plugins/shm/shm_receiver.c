@@ -144,14 +144,18 @@ static ipm_status rcv_receive(void *state, ipm_message *msg, int timeout_ms)
         if (left == 0)
             return ipm_set_error(IPM_ETIMEDOUT, "ShmReceiver %s: no message within %d ms",
                                  r->cfg.endpoint, timeout_ms);
-        /* Flag, word, re-check, sleep: see shm_queue.c. Senders are not
-         * watched: a dead sender only means no message from it, and a new
-         * one may take its lane at any time. */
+        /* Flag, re-check, sleep on the flag: see shm_queue.c. Senders are
+         * not watched: a dead sender only means no message from it, and a
+         * new one may take its lane at any time. */
         atomic_store(&h->data_waiters, 1);
-        uint32_t v = atomic_load(&h->data_word);
         ipm__shm_fence(memory_order_seq_cst);
-        if (!ipm__shm_qmap_ready(r->q)) ipm__shm_futex_wait(&h->data_word, v, left);
-        atomic_store(&h->data_waiters, 0);
+        /* Woken, the flag was cleared by whoever woke us (a sender or the
+         * queue's close) and is not touched: the sender has its line. A
+         * message found before sleeping, a timeout or a signal leaves it
+         * set, and then we clear it so that no sender pays a FUTEX_WAKE for
+         * nobody. */
+        if (ipm__shm_qmap_ready(r->q) || !ipm__shm_futex_wait(&h->data_waiters, 1, left))
+            atomic_store_explicit(&h->data_waiters, 0, memory_order_relaxed);
     }
 }
 

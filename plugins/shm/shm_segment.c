@@ -356,12 +356,15 @@ static void fill_seg(ipm__shm_seg *s, int fd, void *base, size_t size,
     snprintf(s->name, sizeof s->name, "%s", name);
 }
 
-/* Wake everyone sleeping on h; lanes (NULL for a ring) are the queue's,
- * only when the mapping is known to hold them. */
+/* Wake everyone sleeping on h: a ring's readers on data_word, a queue's
+ * receiver on data_waiters (line 3, unused in a ring); lanes (NULL for a
+ * ring) are the queue's, only when the mapping is known to hold them. */
 static void wake_all(ipm__shm_header *h, ipm__shm_lane *lane, uint32_t lanes)
 {
     atomic_fetch_add(&h->data_word, 1);
     ipm__shm_futex_wake(&h->data_word);
+    atomic_store(&h->data_waiters, 0);
+    ipm__shm_futex_wake(&h->data_waiters);
     for (uint32_t i = 0; lane != NULL && i < lanes; i++) {
         atomic_fetch_add(&lane[i].space_word, 1);
         ipm__shm_futex_wake(&lane[i].space_word);

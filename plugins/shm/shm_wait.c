@@ -30,13 +30,14 @@ static struct timespec to_ts(int64_t ns)
     return ts;
 }
 
-void ipm__shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns)
+bool ipm__shm_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns)
 {
     struct timespec ts = to_ts(timeout_ns > 0 ? timeout_ns : 0);
-    if (timeout_ns == 0) return;
+    if (timeout_ns == 0) return false;
     /* Relative timeout: measured by the kernel on CLOCK_MONOTONIC. */
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected,
-            timeout_ns < 0 ? NULL : &ts, NULL, 0);
+    long r = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected,
+                     timeout_ns < 0 ? NULL : &ts, NULL, 0);
+    return r == 0 || errno == EAGAIN;
 }
 
 int ipm__shm_futex_wake(_Atomic uint32_t *word)
