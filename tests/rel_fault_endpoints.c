@@ -16,9 +16,13 @@
 #define _GNU_SOURCE
 #include "rel_util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define REPEAT 100
 
@@ -141,18 +145,27 @@ static void test_unreachable_port(void **state)
 {
     (void)state;
     if (!keeper) skip();
-    /* A port that was just free: bind, read it, close. */
-    ipm_receiver *r;
-    IPM_ASSERT_OK(
-        ipm_receiver_open("type=ZmqReceiver; connection_string=tcp://127.0.0.1:*", &r));
+    /* A port bound and never listened on, held for the whole test: a
+     * connect to it is refused, and no other process can take it (a port
+     * read and closed again was once taken by a test running beside this
+     * one, and the sends went through). No SO_REUSEADDR, so that a
+     * listener with it cannot share the port either. */
+    int hold = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(hold >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    assert_int_equal(bind(hold, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(hold, (struct sockaddr *)&a, &alen), 0);
     char endpoint[256], spec[400];
-    snprintf(endpoint, sizeof endpoint, "%s", ipm_receiver_endpoint(r));
-    ipm_receiver_destroy(r);
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%u",
+             (unsigned)ntohs(a.sin_port));
     snprintf(spec, sizeof spec, "type=ZmqSender; connection_string=%s", endpoint);
     baseline();
     for (int i = 0; i < REPEAT / 4; i++)
         expect_send_times_out(spec, endpoint, i == 0);
     expect_no_leak("unreachable tcp port");
+    close(hold);
 }
 
 static void test_unresolvable_host(void **state)
