@@ -8,6 +8,8 @@
 #define IPM__ERROR_CAP 4096
 
 static _Thread_local char last_error[IPM__ERROR_CAP];
+/* True while last_error came from ipm_set_timeout_reason. */
+static _Thread_local bool last_is_reason;
 
 const char *ipm_strerror(ipm_status s)
 {
@@ -31,17 +33,37 @@ const char *ipm_version(void)
     return IPM_VERSION_STRING;
 }
 
-ipm_status ipm_set_error(ipm_status s, const char *fmt, ...)
+static void set_error_v(ipm_status s, bool reason, const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
     if (fmt)
         vsnprintf(last_error, sizeof last_error, fmt, ap);
     else
         last_error[0] = '\0';
-    va_end(ap);
+    last_is_reason = reason;
     ipm_log(IPM_LOG_DEBUG, "error %s: %s", ipm_strerror(s), last_error);
+}
+
+ipm_status ipm_set_error(ipm_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error_v(s, false, fmt, ap);
+    va_end(ap);
     return s;
+}
+
+ipm_status ipm_set_timeout_reason(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error_v(IPM_ETIMEDOUT, true, fmt, ap);
+    va_end(ap);
+    return IPM_ETIMEDOUT;
+}
+
+bool ipm__last_error_is_reason(void)
+{
+    return last_is_reason;
 }
 
 void ipm_prefix_error(const char *fmt, ...)

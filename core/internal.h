@@ -145,6 +145,10 @@ ipm_status ipm__plugin_file_check(const char *path, const char *name, char *real
  * in a forked child, free only the core's heap buffers and records. */
 void ipm__loans_return_all(ipm_sender *s);
 void ipm__loans_forget_all(ipm_sender *s);
+/* error.c: true while the last error was set by ipm_set_timeout_reason
+ * (a receive's slice said why it got nothing). */
+bool ipm__last_error_is_reason(void);
+
 /* error.c: IPM_EINVAL "fn: timeout N ms is invalid ..." for timeouts below
  * IPM_BLOCK (the only negative timeout). */
 ipm_status ipm__bad_timeout(const char *fn, int timeout_ms);

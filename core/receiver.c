@@ -188,6 +188,14 @@ static ipm_status sliced_wait(ipm_receiver *r, ipm_message *msg, int64_t deadlin
     }
     if (closing(r)) return destroyed_error(r, fn);
     const char *ep = ipm_receiver_endpoint(r);
+    if (ipm__last_error_is_reason()) {
+        /* The last slice said why it got nothing: keep it. */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", ipm_last_error());
+        return ipm_set_error(
+            IPM_ETIMEDOUT, "%s: no message on %s %s within %d ms; the last try said: %s",
+            fn, r->plugin->name, ep ? ep : "", timeout_ms, why);
+    }
     return ipm_set_error(IPM_ETIMEDOUT, "%s: no message on %s %s within %d ms", fn,
                          r->plugin->name, ep ? ep : "", timeout_ms);
 }

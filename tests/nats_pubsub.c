@@ -225,8 +225,8 @@ static void test_send_asap_key(void **state)
     }
     char ep[200], spec[400];
     nt_endpoint1(ep, sizeof ep, &srv, "asap");
-    snprintf(spec, sizeof spec, "type=NatsPublisher; connection_string=%s; send_asap=maybe",
-             ep);
+    snprintf(spec, sizeof spec,
+             "type=NatsPublisher; connection_string=%s; send_asap=maybe", ep);
     ipm_sender *s = NULL;
     IPM_ASSERT_ERR(ipm_sender_open(spec, &s), IPM_ECONFIG, "send_asap");
     assert_null(s);
@@ -253,6 +253,51 @@ static void test_absent_server(void **state)
         IPM_ECONFIG, "1..65535");
 }
 
+/* A subscriber whose server is gone: a long receive times out, and its
+ * message says that the connection is down (the last slice's reason),
+ * not only that nothing came. Once the server is back, messages flow. */
+static void test_server_lost_reason(void **state)
+{
+    (void)state;
+    nt_server own;
+    nt_start(&own, NULL);
+    char ep[200], spec[400];
+    nt_endpoint1(ep, sizeof ep, &own, "lost");
+    snprintf(spec, sizeof spec, "type=NatsSubscriber; connection_string=%s; topics=", ep);
+    ipm_receiver *r = NULL;
+    IPM_ASSERT_OK(ipm_receiver_open(spec, &r));
+    ipm_message m;
+    IPM_ASSERT_ERR(ipm_receive(r, &m, 200), IPM_ETIMEDOUT, "within 200 ms");
+    assert_null(strstr(ipm_last_error(), "the last try said"));
+    nt_kill(&own);
+    /* The client notices the closed socket at once; the wait is long
+     * enough for several slices. */
+    ipm_status st = IPM_OK;
+    for (int i = 0; i < 20; i++) {
+        st = ipm_receive(r, &m, 300);
+        if (st != IPM_ETIMEDOUT || strstr(ipm_last_error(), "the last try said")) break;
+    }
+    printf("[ reason   ] %s\n", ipm_last_error());
+    assert_int_equal(st, IPM_ETIMEDOUT);
+    assert_non_null(strstr(ipm_last_error(), "the last try said: NatsSubscriber"));
+    assert_non_null(strstr(ipm_last_error(), "the connection to the NATS server is"));
+    nt_restart(&own);
+    snprintf(spec, sizeof spec, "type=NatsPublisher; connection_string=%s", ep);
+    ipm_sender *s = NULL;
+    IPM_ASSERT_OK(ipm_sender_open(spec, &s));
+    /* The subscriber reconnects by itself and subscribes again. */
+    st = IPM_ETIMEDOUT;
+    for (int i = 0; i < 100 && st != IPM_OK; i++) {
+        IPM_ASSERT_OK(ipm_send(s, "back", 4, 1000, ""));
+        st = ipm_receive(r, &m, 100);
+    }
+    IPM_ASSERT_OK(st);
+    ipm_message_release(&m);
+    ipm_sender_destroy(s);
+    ipm_receiver_destroy(r);
+    nt_stop(&own);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -268,6 +313,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_slow_subscriber_counts_drops),
         cmocka_unit_test(test_send_asap_key),
         cmocka_unit_test(test_absent_server),
+        cmocka_unit_test(test_server_lost_reason),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

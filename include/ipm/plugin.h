@@ -246,6 +246,21 @@ IPM_EXPORT ipm_status ipm_set_error(ipm_status s, const char *fmt, ...)
 #endif
     ;
 
+/* Return IPM_ETIMEDOUT from a receive that got nothing, with a sentence
+ * saying why when the transport knows more than "nothing arrived" (its peer
+ * is gone, the connection is reconnecting, a cluster is electing a
+ * leader). It becomes the last error, as with ipm_set_error, and is kept
+ * as the wait's reason: the core takes an application's long wait as
+ * slices (see receive), words the timeout itself when the whole wait runs
+ * out, and adds the reason the last slice gave ("...; the last try said:
+ * <reason>"). A plain timeout needs no reason: use ipm_set_error. Added
+ * after libipm 1.0: a plugin that calls it needs a libipm that has it. */
+IPM_EXPORT ipm_status ipm_set_timeout_reason(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* Put "context: " before the calling thread's last error, e.g. to add the
  * endpoint to a getter's message: ipm_prefix_error("ZmqReceiver %s", ep).
  * Keeps the status the failing call returned. */

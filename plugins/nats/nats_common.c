@@ -15,11 +15,32 @@ ipm_status ipm__nats_error(ipm_status st, const char *plugin, const char *endpoi
 {
     const char *detail = nats_GetLastError(NULL);
     const char *text = natsStatus_GetText(s);
+    char msg[1024];
     if (detail != NULL && detail[0] != '\0' && strcmp(detail, text) != 0)
-        return ipm_set_error(st, "%s %s: cannot %s: %s (%s)", plugin,
-                             endpoint ? endpoint : "", what, text, detail);
-    return ipm_set_error(st, "%s %s: cannot %s: %s", plugin, endpoint ? endpoint : "",
-                         what, text);
+        snprintf(msg, sizeof msg, "%s %s: cannot %s: %s (%s)", plugin,
+                 endpoint ? endpoint : "", what, text, detail);
+    else
+        snprintf(msg, sizeof msg, "%s %s: cannot %s: %s", plugin,
+                 endpoint ? endpoint : "", what, text);
+    /* A timeout that knows why: the core keeps it past a long wait. */
+    return st == IPM_ETIMEDOUT ? ipm_set_timeout_reason("%s", msg)
+                               : ipm_set_error(st, "%s", msg);
+}
+
+ipm_status ipm__nats_timed_out(const char *plugin, const char *endpoint,
+                               natsConnection *nc, int timeout_ms)
+{
+    natsConnStatus cs = nc ? natsConnection_Status(nc) : NATS_CONN_STATUS_CONNECTED;
+    if (cs == NATS_CONN_STATUS_CONNECTED)
+        return ipm_set_error(IPM_ETIMEDOUT, "%s %s: nothing received within %d ms",
+                             plugin, endpoint ? endpoint : "", timeout_ms);
+    const char *state = cs == NATS_CONN_STATUS_RECONNECTING
+                            ? "lost and reconnecting (the client retries by itself)"
+                        : cs == NATS_CONN_STATUS_CLOSED ? "closed"
+                                                        : "not connected";
+    return ipm_set_timeout_reason("%s %s: nothing received within %d ms: the connection "
+                                  "to the NATS server is %s",
+                                  plugin, endpoint ? endpoint : "", timeout_ms, state);
 }
 
 void ipm__nats_endpoint_free(ipm_nats_endpoint *e)
@@ -222,7 +243,8 @@ static natsStatus set_options(natsOptions *o, const char *plugin, const ipm_para
     /* 1 byte: nothing fits, a publish while reconnecting fails at once. */
     if (flags & IPM_NATS_NO_RECONNECT_BUFFER) natsOptions_SetReconnectBufSize(o, 1);
     if (err_cb != NULL) natsOptions_SetErrorHandler(o, err_cb, closure);
-    if ((flags & IPM_NATS_SEND_AT_ONCE) && (s = natsOptions_SetSendAsap(o, true)) != NATS_OK)
+    if ((flags & IPM_NATS_SEND_AT_ONCE) &&
+        (s = natsOptions_SetSendAsap(o, true)) != NATS_OK)
         return (*what = "send each message at once"), s;
 
     const char *user = ipm_params_get(p, "user");

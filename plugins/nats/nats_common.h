@@ -107,6 +107,12 @@ ipm_status ipm__nats_connect(const char *plugin, const ipm_params *p,
 ipm_status ipm__nats_error(ipm_status st, const char *plugin, const char *endpoint,
                            const char *what, natsStatus s);
 
+/* IPM_ETIMEDOUT for a receive that got nothing within timeout_ms: plain if
+ * nc (may be NULL) is connected, else with the reason that it is not
+ * (ipm_set_timeout_reason), so that a long wait that runs out says so. */
+ipm_status ipm__nats_timed_out(const char *plugin, const char *endpoint,
+                               natsConnection *nc, int timeout_ms);
+
 /* ---- nats_topic.c: topics on subjects, metadata in headers */
 
 /* The subject for topic below base: base, then one token per topic byte

@@ -81,7 +81,7 @@ typedef struct nats_receiver {
      * deletes a consumer still being created (see reset_consumer). */
     bool delete_first;
     int failures;
-    int64_t active_ns; /* last delivery, reset or stall check */
+    int64_t active_ns;     /* last delivery, reset or stall check */
     int64_t late_until_ns; /* a short fetch's request may still deliver */
     /* destroy from another thread while a receive waits: it sets closing,
      * closes the connection (which ends the fetch) and waits until busy is
@@ -393,9 +393,8 @@ static ipm_status receive_inner(nats_receiver *r, ipm_message *msg, int timeout_
         }
         int left = ipm_remaining_ms(deadline);
         if (left == 0 && (timeout_ms != 0 || tried))
-            return ipm_set_error(IPM_ETIMEDOUT,
-                                 "NatsReceiver %s: nothing received within %d ms",
-                                 r->j.endpoint, timeout_ms);
+            return ipm__nats_timed_out("NatsReceiver", r->j.endpoint, r->j.nc,
+                                       timeout_ms);
         tried = true;
         int wait = left < 0 || left > MAX_FETCH_MS ? MAX_FETCH_MS : left;
         if (atomic_load(&r->closing)) return closed_error();
@@ -417,14 +416,13 @@ static ipm_status receive_inner(nats_receiver *r, ipm_message *msg, int timeout_
             r->delete_first = true;
         }
         if (!ipm__nats_js_backoff(deadline, RETRY_PAUSE_MS) && timeout_ms != 0)
-            return ipm_set_error(IPM_ETIMEDOUT,
-                                 "NatsReceiver %s: nothing received within %d ms (last "
-                                 "fetch: %s)",
-                                 r->j.endpoint, timeout_ms, natsStatus_GetText(s));
+            return ipm_set_timeout_reason(
+                "NatsReceiver %s: nothing received within %d ms "
+                "(last fetch: %s)",
+                r->j.endpoint, timeout_ms, natsStatus_GetText(s));
         if (timeout_ms == 0)
-            return ipm_set_error(IPM_ETIMEDOUT,
-                                 "NatsReceiver %s: nothing to receive (%s)",
-                                 r->j.endpoint, natsStatus_GetText(s));
+            return ipm_set_timeout_reason("NatsReceiver %s: nothing to receive (%s)",
+                                          r->j.endpoint, natsStatus_GetText(s));
     }
 }
 

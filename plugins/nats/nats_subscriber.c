@@ -420,10 +420,15 @@ static ipm_status receive_inner(nats_sub *s, ipm_message *msg, int timeout_ms)
             in->bytes -= (uint64_t)natsMsg_GetDataLength(q->m);
         }
         pthread_mutex_unlock(&in->lock);
-        if (q == NULL)
-            return ipm_set_error(IPM_ETIMEDOUT,
-                                 "NatsSubscriber %s: nothing received within %d ms",
-                                 s->endpoint ? s->endpoint : "", timeout_ms);
+        if (q == NULL) {
+            /* Name a connection that is down, if one is. */
+            natsConnection *down = NULL;
+            for (size_t i = 0; i < s->nconns && down == NULL; i++)
+                if (s->conns[i].nc != NULL &&
+                    natsConnection_Status(s->conns[i].nc) != NATS_CONN_STATUS_CONNECTED)
+                    down = s->conns[i].nc;
+            return ipm__nats_timed_out("NatsSubscriber", s->endpoint, down, timeout_ms);
+        }
         natsMsg *m = q->m;
         free(q);
         const char *subject = natsMsg_GetSubject(m);

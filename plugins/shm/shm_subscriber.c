@@ -389,8 +389,7 @@ static ipm_status sub_receive(void *state, ipm_message *msg, int timeout_ms)
              * (an IPM_ECONNECT per slice would end an IPM_BLOCK wait). */
             for (int i = 0; i < s->nlinks; i++)
                 if (s->links[i]->was_attached)
-                    return ipm_set_error(
-                        IPM_ETIMEDOUT,
+                    return ipm_set_timeout_reason(
                         "ShmSubscriber shm://%s: no message within %d ms; "
                         "its ShmPublisher is gone and no new one has "
                         "started",
